@@ -13,7 +13,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -86,7 +86,7 @@ def _root(
 # --------------------------------------------------------------------------- codebook
 
 
-class CodebookFormat(str, Enum):
+class CodebookFormat(StrEnum):
     table = "table"
     json = "json"
     markdown = "markdown"
@@ -167,6 +167,112 @@ def validate_cli(
         typer.echo(f"{len(problems)} problem(s) found ({summary})", err=True)
         raise typer.Exit(1)
     typer.echo(f"ok: {summary}", err=True)
+
+
+# --------------------------------------------------------------------------- train / evaluate
+
+DataOption = Annotated[
+    list[Path],
+    typer.Option("--data", "-d", help="Annotation tables or folders (repeatable). Default: data/annotations/corpus and data/annotations/double_coding.", exists=True),
+]
+DEFAULT_TRAIN_DATA = (Path("data/annotations/corpus"), Path("data/annotations/double_coding"))
+DEFAULT_DEVTEST = Path("data/annotations/devtest")
+
+
+def _progress(quiet: bool) -> Callable[[str], None] | None:
+    return None if quiet else (lambda message: typer.echo(f"  {message}", err=True))
+
+
+def _training_paths(data: list[Path] | None) -> list[Path]:
+    if data:
+        return data
+    found = [p for p in DEFAULT_TRAIN_DATA if p.exists()]
+    if not found:
+        raise SamverdiError("no --data given and no data/annotations/corpus here; pass --data FILE_OR_FOLDER")
+    return found
+
+
+def _config(config: Path | None, backend: str | None, classifier: str | None, seed: int | None) -> Any:
+    from samverdi_nlp.model import ModelConfig
+
+    cfg = ModelConfig.from_file(config) if config else ModelConfig()
+    if backend:
+        cfg.backend = backend
+    if classifier:
+        cfg.classifier = classifier
+    if seed is not None:
+        cfg.seed = seed
+    return cfg.check()
+
+
+@app.command("train")
+@handle_errors
+def train_cli(
+    data: DataOption = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write.")] = Path("models/custom"),
+    codebook: CodebookOption = None,
+    config: Annotated[Path | None, typer.Option(help="Model config JSON (see models/default/config.json).", exists=True, dir_okay=False)] = None,
+    backend: Annotated[str | None, typer.Option(help="Feature backend: tfidf, embed or combined (overrides --config).")] = None,
+    classifier: Annotated[str | None, typer.Option(help="logreg or svm (overrides --config).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (overrides --config).")] = None,
+    coder: Annotated[str | None, typer.Option(help="Train on this coder's codes (default: adjudicated rows, else the only coder).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing model folder.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
+) -> None:
+    """Train a classifier for every codebook dimension and save it as a safe model folder."""
+    from samverdi_nlp.api import train
+
+    cfg = _config(config, backend, classifier, seed)
+    model = train(_training_paths(data), codebook=_codebook(codebook), config=cfg, coder=coder, progress=_progress(quiet))
+    model.save(out, overwrite=force)
+    typer.echo(f"wrote model to {out} ({model.profile_['n_segments']} segments, backend {cfg.backend}/{cfg.classifier})", err=True)
+
+
+@app.command("evaluate")
+@handle_errors
+def evaluate_cli(
+    data: DataOption = None,
+    devtest: Annotated[Path | None, typer.Option(help="Held-out dev-test tables (default: data/annotations/devtest if present).", exists=True)] = None,
+    model: Annotated[Path | None, typer.Option("--model", "-m", help="Also score this trained model on the dev-test set (its config is used for cross-validation).")] = None,
+    out_dir: Annotated[Path, typer.Option("--out-dir", "-o", help="Folder for evaluation.md, evaluation.json and learning_curve.png.")] = Path("evaluation"),
+    codebook: CodebookOption = None,
+    config: Annotated[Path | None, typer.Option(help="Model config JSON.", exists=True, dir_okay=False)] = None,
+    backend: Annotated[str | None, typer.Option(help="tfidf, embed or combined.")] = None,
+    classifier: Annotated[str | None, typer.Option(help="logreg or svm.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
+    folds: Annotated[int, typer.Option("--folds", "-k", min=2, help="Cross-validation folds.")] = 5,
+    coder: Annotated[str | None, typer.Option(help="Evaluate against this coder's codes.")] = None,
+    learning_curve: Annotated[bool, typer.Option("--learning-curve/--no-learning-curve", help="Learning curve on the dev-test set.")] = True,
+    transfer: Annotated[bool, typer.Option("--transfer/--no-transfer", help="Leave-one-language/register-out transfer scores.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
+) -> None:
+    """Cross-validate, score the dev-test set with baselines, and write Markdown + JSON + plot."""
+    from samverdi_nlp.api import load_training_frame
+    from samverdi_nlp.evaluate import evaluation_report
+    from samverdi_nlp.model import ModelConfig, load_model
+    from samverdi_nlp.reports.evaluation import evaluation_markdown, plot_learning_curve
+
+    cb = _codebook(codebook)
+    fitted = None
+    if model is not None:
+        fitted = load_model(model, cb)
+        cfg = ModelConfig.from_dict(fitted.meta_["config"])
+    else:
+        cfg = _config(config, backend, classifier, seed)
+    train_frame = load_training_frame(_training_paths(data), cb, coder)
+    devtest_path = devtest or (DEFAULT_DEVTEST if DEFAULT_DEVTEST.exists() else None)
+    test_frame = load_training_frame(devtest_path, cb, coder) if devtest_path else None
+    report = evaluation_report(train_frame, cb, cfg, devtest=test_frame, model=fitted, k=folds,
+                               with_learning_curve=learning_curve, with_transfer=transfer, progress=_progress(quiet))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_write(out_dir / "evaluation.json") as fh:
+        fh.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    with atomic_write(out_dir / "evaluation.md") as fh:
+        fh.write(evaluation_markdown(report) + "\n")
+    if report.get("learning_curve"):
+        plot_learning_curve(report["learning_curve"], out_dir / "learning_curve.png")
+    summary = ", ".join(f"{d} {s['macro_f1']:.2f}" for d, s in report.get("devtest", report["cross_validation"])["model"].items())
+    typer.echo(f"macro-F1: {summary}; wrote {out_dir}/evaluation.md", err=True)
 
 
 def main() -> None:
