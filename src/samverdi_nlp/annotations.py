@@ -40,7 +40,7 @@ from samverdi_nlp.io_utils import atomic_output_path, atomic_write, decode_text
 
 META_COLUMNS = ("segment_id", "doc_id", "coder", "lang", "source_kind", "title", "text", "note")
 SOURCE_KINDS = ("abstract", "plan", "report", "other")
-TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx", ".jsonl")
+TABLE_SUFFIXES = (".csv", ".tsv", ".xlsx", ".jsonl", ".json")
 COLUMN_ALIASES = {"id": "segment_id", "segment": "segment_id", "language": "lang", "kind": "source_kind"}
 LABEL_SEPARATORS = re.compile(r"[;,|]")
 
@@ -106,6 +106,8 @@ def read_raw_rows(path: str | Path, *, encoding: str | None = None) -> tuple[lis
         raise AnnotationError("file has no content", path=p)
     if suffix == ".jsonl":
         return _read_jsonl(p, text)
+    if suffix == ".json":
+        return _read_json(p, text)
     delimiter = _sniff_delimiter(text, suffix)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
@@ -140,6 +142,46 @@ def _read_jsonl(path: Path, text: str) -> tuple[list[dict[str, Any]], list[int],
         rows.append(obj)
         numbers.append(lineno)
     return rows, numbers, "jsonl"
+
+
+def _labelstudio_coder(annotation: dict[str, Any]) -> str:
+    who = annotation.get("completed_by")
+    if isinstance(who, dict):
+        who = who.get("email") or who.get("username") or who.get("id")
+    return f"labelstudio-{who}" if isinstance(who, int) else str(who or "")
+
+
+def _read_json(path: Path, text: str) -> tuple[list[dict[str, Any]], list[int], str]:
+    """A JSON array of row objects, or a Label Studio export (tasks with ``annotations``).
+
+    A Label Studio annotation becomes one row: the task's ``data`` fields, the
+    annotator as ``coder``, and each ``choices`` result under its ``from_name``
+    (the dimension id, as in the labelling config ``samverdi suggest`` writes).
+    """
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AnnotationError(f"not valid JSON (line {exc.lineno}: {exc.msg})", path=path) from exc
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise AnnotationError("expected a JSON array of objects (rows, or Label Studio tasks)", path=path)
+    rows: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    if data and all("annotations" in task and "data" in task for task in data):
+        for number, task in enumerate(data, 1):
+            for annotation in task.get("annotations") or []:
+                if annotation.get("was_cancelled"):
+                    continue
+                row = {k: v for k, v in task["data"].items() if not isinstance(v, (dict, list))}
+                row.setdefault("segment_id", str(task.get("id", "")))
+                row["coder"] = _labelstudio_coder(annotation)
+                for result in annotation.get("result") or []:
+                    choices = (result.get("value") or {}).get("choices")
+                    if result.get("from_name") and choices is not None:
+                        row[result["from_name"]] = list(choices)
+                rows.append(row)
+                numbers.append(number)
+        return rows, numbers, "labelstudio"
+    return data, list(range(1, len(data) + 1)), "json"
 
 
 def _read_xlsx(path: Path) -> tuple[list[dict[str, Any]], list[int], str]:

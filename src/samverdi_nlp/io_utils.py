@@ -65,6 +65,24 @@ def decode_text(data: bytes, path: str | Path, encoding: str | None = None, erro
         ) from exc
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()
+
+
+def publish(tmp: str | Path, target: str | Path) -> None:
+    """Give a finished temporary file normal permissions and rename it over ``target``.
+
+    (``mkstemp`` creates files readable by their owner only.)
+    """
+    os.chmod(tmp, 0o666 & ~_UMASK)
+    os.replace(tmp, target)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w", *, overwrite: bool = True, encoding: str | None = "utf-8") -> Iterator[IO]:
     """Write to a temporary file beside ``path`` and rename it into place at the end.
@@ -84,7 +102,7 @@ def atomic_write(path: str | Path, mode: str = "w", *, overwrite: bool = True, e
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
+        publish(tmp_name, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
@@ -106,7 +124,7 @@ def atomic_output_path(path: str | Path, *, overwrite: bool = True) -> contextli
         tmp = Path(tmp_name)
         try:
             yield tmp
-            os.replace(tmp, target)
+            publish(tmp, target)
         except BaseException:
             with contextlib.suppress(OSError):
                 tmp.unlink()

@@ -313,34 +313,56 @@ class CodingModel(BaseEstimator):
         ``x·w`` goes to its words; each character n-gram's to the words that
         contain it. Only the TF-IDF part of a backend can be traced to words.
         """
+        return self._evidence_rows([text], [[(dimension, label)]], k, with_scores=True)[0].get(dimension, {}).get(label, [])
+
+    def evidence_batch(self, texts: Sequence[str], codes: dict[str, list[Any]], k: int = 5) -> list[dict[str, dict[str, list[str]]]]:
+        """For each text, ``{dimension: {label: [words...]}}`` for the labels suggested in ``codes``."""
+        wanted = []
+        for i in range(len(texts)):
+            pairs = []
+            for dim in self.codebook_.dimensions:
+                value = codes[dim.id][i]
+                pairs += [(dim.id, lab) for lab in (value if dim.multi_label else (value,))]
+            wanted.append(pairs)
+        return self._evidence_rows(texts, wanted, k, with_scores=False)
+
+    def _evidence_rows(self, texts: Sequence[str], wanted: list[list[tuple[str, str]]], k: int, *, with_scores: bool) -> list[dict[str, Any]]:
         tfidf = getattr(self.features_, "tfidf", self.features_)
         if not hasattr(tfidf, "word_"):
-            return []
-        dim = self.codebook_.dimension(dimension)
-        j = dim.label_ids.index(label)
-        w = self.heads_[dimension]["W"][j]
-        x = tfidf.transform([text]).tocoo()
-        contrib = x.data * w[x.col] * self.heads_[dimension]["a"][j]
-        n_word = tfidf.n_word_features_
-        words = tokenize(text)
-        scores: dict[str, float] = {}
-        word_names = tfidf.word_.get_feature_names_out()
-        char_names = tfidf.char_.get_feature_names_out()
-        for col, value in zip(x.col, contrib):
-            if value <= 0:
-                continue
-            if col < n_word:
-                parts = word_names[col].split(" ")
-                for part in parts:
-                    scores[part] = scores.get(part, 0.0) + value / len(parts)
-            else:
-                gram = char_names[col - n_word].strip()
-                owners = [t for t in set(words) if gram in t]
-                for t in owners:
-                    scores[t] = scores.get(t, 0.0) + value / len(owners)
-        best = sorted(((s, t) for t, s in scores.items() if len(t) > 2), reverse=True)[:k]
-        surface = _surface_forms(text)
-        return [(surface.get(t, t), round(float(s), 4)) for s, t in best]
+            return [{} for _ in texts]
+        if not hasattr(self, "_names"):
+            self._names = (list(tfidf.word_.get_feature_names_out()), list(tfidf.char_.get_feature_names_out()))
+        word_names, char_names = self._names
+        n_word = len(word_names)
+        X = tfidf.transform(list(texts)).tocsr()
+        out = []
+        for i, text in enumerate(texts):
+            cols, vals = X.indices[X.indptr[i]:X.indptr[i + 1]], X.data[X.indptr[i]:X.indptr[i + 1]]
+            tokens = set(tokenize(text))
+            owners: list[list[str]] = []
+            for col in cols:
+                if col < n_word:
+                    owners.append(word_names[col].split(" "))
+                else:
+                    gram = char_names[col - n_word].strip()
+                    owners.append([t for t in tokens if gram in t])
+            surface = _surface_forms(text)
+            result: dict[str, dict[str, Any]] = {}
+            for dim_id, label in wanted[i]:
+                j = self.codebook_.dimension(dim_id).label_ids.index(label)
+                head = self.heads_[dim_id]
+                contrib = vals * head["W"][j, cols] * head["a"][j]
+                scores: dict[str, float] = {}
+                for value, who in zip(contrib, owners):
+                    if value > 0 and who:
+                        share = float(value) / len(who)
+                        for t in who:
+                            scores[t] = scores.get(t, 0.0) + share
+                best = sorted(((s, t) for t, s in scores.items() if len(t) > 2), reverse=True)[:k]
+                words = [(surface.get(t, t), round(s, 4)) for s, t in best]
+                result.setdefault(dim_id, {})[label] = words if with_scores else [w for w, _ in words]
+            out.append(result)
+        return out
 
     # ---------------------------------------------------------------- saving
 
