@@ -275,6 +275,171 @@ def evaluate_cli(
     typer.echo(f"macro-F1: {summary}; wrote {out_dir}/evaluation.md", err=True)
 
 
+# --------------------------------------------------------------------------- segment
+
+
+class SegmentUnit(StrEnum):
+    paragraph = "paragraph"
+    sentence = "sentence"
+
+
+class SourceKind(StrEnum):
+    abstract = "abstract"
+    plan = "plan"
+    report = "report"
+    other = "other"
+
+
+# Inputs above this many bytes get a progress bar (unless --quiet).
+LARGE_INPUT_BYTES = 2_000_000
+
+
+@app.command("segment")
+@handle_errors
+def segment_cli(
+    paths: Annotated[list[Path], typer.Argument(help="Documents (.pdf .docx .html .txt .md), reference exports (.ris .bib, Web of Science .txt, Scopus/ASReview .csv) or tables with a text column; folders are searched.", exists=True)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file: .csv, .jsonl or .xlsx.", dir_okay=False)],
+    unit: Annotated[SegmentUnit, typer.Option("--unit", help="Paragraphs (the codebook's unit) or sentences.")] = SegmentUnit.paragraph,
+    password: Annotated[str | None, typer.Option("--password", help="Password of encrypted PDFs.")] = None,
+    encoding: Annotated[str | None, typer.Option("--encoding", help="Encoding of text/CSV/RIS files that are not UTF-8 (e.g. cp1252).")] = None,
+    source_kind: Annotated[SourceKind | None, typer.Option("--source-kind", help="Set the source kind instead of guessing it (documents: plan/report/other; references: abstract).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary line.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
+) -> None:
+    """Split documents and reference exports into the segments the tool codes, with their provenance."""
+    from samverdi_nlp.errors import OutputError
+    from samverdi_nlp.readers import input_files
+    from samverdi_nlp.segments import SEGMENT_SUFFIXES, iter_segments, write_segments
+
+    if out.suffix.lower() not in SEGMENT_SUFFIXES:
+        raise fail(f"{out}: choose an output ending in {', '.join(SEGMENT_SUFFIXES)}")
+    files = input_files(paths)
+    if not files:
+        raise fail("no readable files (.pdf .docx .html .txt .md .ris .bib .csv .tsv .xlsx .jsonl) in the given folders")
+    if out.resolve() in {f.resolve() for f in files}:
+        raise OutputError("is also an input; choose another output file", path=out)
+    if out.exists() and not force:
+        raise OutputError("already exists (it may hold coding); choose another name or pass --force to replace it", path=out)
+    failed: list[str] = []
+    done_bytes: dict[Path, int] = {}
+    sizes = {f: f.stat().st_size if f.is_file() else 0 for f in files}
+    bar = None
+    if not quiet and sum(sizes.values()) >= LARGE_INPUT_BYTES:
+        from tqdm import tqdm
+
+        bar = tqdm(total=sum(sizes.values()), unit="B", unit_scale=True, desc="segmenting", file=sys.stderr, leave=False)
+
+    def report_error(error: SamverdiError) -> None:
+        failed.append(str(error.path))
+        message = f"error: {error}"
+        (bar.write(message, file=sys.stderr) if bar else typer.echo(message, err=True))
+
+    def report_warning(warning: Any) -> None:
+        message = f"warning: {warning}"
+        (bar.write(message, file=sys.stderr) if bar else typer.echo(message, err=True))
+
+    def progress(path: Path, fraction: float) -> None:
+        if bar is not None:
+            now = int(sizes.get(path, 0) * fraction)
+            bar.update(max(0, now - done_bytes.get(path, 0)))
+            done_bytes[path] = max(now, done_bytes.get(path, 0))
+
+    segments = iter_segments(files, unit=unit.value, password=password, encoding=encoding, source_kind=source_kind.value if source_kind else None,
+                             on_error=report_error, on_warning=report_warning, on_progress=progress)
+    try:
+        count = write_segments(segments, out, overwrite=force)
+    finally:
+        if bar is not None:
+            bar.close()
+    read = len(files) - len(failed)
+    if count == 0:
+        typer.echo(f"error: no segments found in {read} readable file(s); nothing written", err=True)
+        raise typer.Exit(1)
+    if not quiet:
+        typer.echo(f"wrote {count} segment(s) from {read} file(s) to {out}", err=True)
+    if failed:
+        typer.echo(f"{len(failed)} of {len(files)} file(s) failed (see the errors above); the others were written", err=True)
+        raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- suggest
+
+
+class SuggestFormat(StrEnum):
+    csv = "csv"
+    xlsx = "xlsx"
+    jsonl = "jsonl"
+    html = "html"
+    labelstudio = "labelstudio"
+
+
+class Unit(StrEnum):
+    paragraph = "paragraph"
+    sentence = "sentence"
+
+
+def default_model_path() -> Path:
+    """models/default in the current folder, else in the source checkout this package runs from."""
+    here = Path("models/default")
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parents[2] / "models" / "default"
+
+
+ModelOption = Annotated[Path | None, typer.Option("--model", "-m", help="Model folder (default: models/default).")]
+
+
+@app.command("suggest")
+@handle_errors
+def suggest_cli(
+    inputs: Annotated[list[Path], typer.Argument(help="Documents (PDF, DOCX, HTML, TXT/MD), reference files (RIS, BibTeX, WoS, Scopus/ASReview CSV) or tables with a 'text' column.")],
+    model: ModelOption = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file; the format follows its suffix (.html .csv .xlsx .jsonl; .json = Label Studio).")] = None,
+    format: Annotated[SuggestFormat | None, typer.Option("--format", "-f", help="Output format (default: from --out, else html).")] = None,
+    threshold: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="One threshold for every multi-label code (default: each label's tuned threshold).")] = None,
+    unit: Annotated[Unit, typer.Option(help="Segment documents into paragraphs or sentences.")] = Unit.paragraph,
+    password: Annotated[str | None, typer.Option(help="Password for encrypted PDFs.")] = None,
+    codebook: CodebookOption = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes for coding.")] = 1,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Suggest codes for new documents, with scores, evidence words and a needs-review flag."""
+    from tqdm import tqdm
+
+    from samverdi_nlp.model import load_model
+    from samverdi_nlp.reports.suggestions import format_from_path, open_writer
+    from samverdi_nlp.segments import iter_segments
+    from samverdi_nlp.suggest import iter_suggestions
+
+    fmt = format_from_path(out, format.value if format else None) if out else (format.value if format else "html")
+    suffix = {"labelstudio": "json"}.get(fmt, fmt)
+    out = out or Path(f"suggestions.{suffix}")
+    fitted = load_model(model or default_model_path(), _codebook(codebook) if codebook else None)
+    failures: list[str] = []
+    writer = open_writer(out, fmt, fitted.codebook_, overwrite=force)
+    bar = tqdm(total=None, unit=" seg", disable=quiet, file=sys.stderr, desc="coding")
+    try:
+        segments = iter_segments(inputs, unit=unit.value, password=password, on_error=lambda err: failures.append(str(err)),
+                                 on_warning=lambda w: typer.echo(f"warning: {w}", err=True))
+        for record in iter_suggestions(fitted, segments, threshold=threshold, n_jobs=jobs, on_batch=bar.update):
+            writer.write([record])
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        bar.close()
+    for message in failures:
+        typer.echo(f"error: {message}", err=True)
+    if writer.count == 0:
+        writer.abort()
+        raise fail("no segments to code; nothing written", 1)
+    writer.close()
+    typer.echo(f"wrote {writer.count} segments to {out}" + (f"; {len(failures)} file(s) failed" if failures else ""), err=True)
+    if failures:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point of the ``samverdi`` console script."""
     try:
