@@ -275,6 +275,128 @@ def evaluate_cli(
     typer.echo(f"macro-F1: {summary}; wrote {out_dir}/evaluation.md", err=True)
 
 
+# --------------------------------------------------------------------------- agreement / adjudicate
+
+
+class AgreementFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    html = "html"
+
+
+AgreementTablesArgument = Annotated[
+    list[Path],
+    typer.Argument(help="Annotation tables (one per coder, or one with a 'coder' column) or folders of them."),
+]
+CodersOption = Annotated[str | None, typer.Option("--coders", help="Only these coders, comma-separated (default: every coder).")]
+DimensionsOption = Annotated[
+    list[str] | None, typer.Option("--dimension", "-d", help="Only this dimension (repeatable; default: every coded dimension).")
+]
+EncodingOption = Annotated[str | None, typer.Option(help="Text encoding of CSV/TSV/JSONL files (default: UTF-8, BOM-aware).")]
+ForceOption = Annotated[bool, typer.Option("--force", help="Replace existing output files (input tables are never replaced).")]
+
+
+def _names(value: str | None) -> list[str] | None:
+    names = [name.strip() for name in (value or "").split(",") if name.strip()]
+    return names or None
+
+
+def _check_output(target: Path, inputs: list[Path], force: bool) -> None:
+    """Refuse, before any work, an output that is an input table, exists (without --force) or has no folder."""
+    from samverdi_nlp.annotations import table_files
+    from samverdi_nlp.errors import OutputError
+
+    if target.resolve() in {p.resolve() for p in table_files(inputs) if p.exists()}:
+        raise OutputError("is one of the input annotation tables; choose another output file", path=target)
+    if target.exists() and not force:
+        raise OutputError("already exists; choose another name or pass --force to replace it", path=target)
+    if not target.parent.exists():
+        raise OutputError(f"folder {target.parent} does not exist", path=target)
+
+
+@app.command("agreement")
+@handle_errors
+def agreement_cli(
+    paths: AgreementTablesArgument,
+    codebook: CodebookOption = None,
+    dimension: DimensionsOption = None,
+    coders: CodersOption = None,
+    format: Annotated[AgreementFormat, typer.Option("--format", "-f", help="Output format.")] = AgreementFormat.table,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the report to this file instead of the screen.")] = None,
+    disagreements_out: Annotated[
+        Path | None,
+        typer.Option("--disagreements", help="Also write every segment where coders differ, codes side by side (.csv .tsv .xlsx .jsonl)."),
+    ] = None,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", "-m", help="Add this model's suggestions as a coder: model-vs-each-coder next to coder-vs-coder.",
+                     exists=True, file_okay=False),
+    ] = None,
+    model_name: Annotated[str, typer.Option(help="Coder name of the model's suggestions.")] = "model",
+    n_boot: Annotated[int, typer.Option("--n-boot", min=0, help="Bootstrap resamples for the 95% intervals (0: no intervals).")] = 1000,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed: the same data and seed give the same intervals.")] = 0,
+    encoding: EncodingOption = None,
+    force: ForceOption = False,
+) -> None:
+    """Inter-coder agreement per dimension and label: percent agreement, Cohen's/Fleiss' κ, Krippendorff's α, Gwet's AC1, with bootstrap intervals."""
+    from samverdi_nlp.agreement import add_model_coder, agreement_report, disagreements, unique_segments
+    from samverdi_nlp.annotations import read_annotations
+    from samverdi_nlp.errors import ModelError
+    from samverdi_nlp.reports.agreement import format_report, write_disagreements
+
+    cb = _codebook(codebook)
+    for target in (out, disagreements_out):
+        if target is not None:
+            _check_output(target, paths, force)
+    frame = read_annotations(paths, cb, encoding=encoding)
+    chosen = _names(coders)
+    scored = frame
+    if model is not None:
+        try:
+            from samverdi_nlp.model import load_model
+        except ImportError as exc:
+            raise ModelError("this installation cannot load models (samverdi_nlp.model is missing); reinstall samverdi-nlp") from exc
+        predictions = load_model(model, cb).predict(unique_segments(frame))
+        scored = add_model_coder(frame, predictions, model_name, codebook=cb)
+    report = agreement_report(scored, cb, dimensions=dimension, coders=chosen, model=model_name if model is not None else None,
+                              n_boot=n_boot, seed=seed)
+    text = format_report(report, format.value, cb)
+    if disagreements_out is not None:
+        table = disagreements(frame, cb, dimensions=dimension, coders=chosen)
+        write_disagreements(table, disagreements_out, overwrite=force)
+        typer.echo(f"wrote {len(table)} segment(s) where coders differ to {disagreements_out}", err=True)
+    if out is not None:
+        with atomic_write(out, overwrite=force) as fh:
+            fh.write(text)
+        typer.echo(f"wrote {out}", err=True)
+    else:
+        typer.echo(text, nl=False)
+
+
+@app.command("adjudicate")
+@handle_errors
+def adjudicate_cli(
+    paths: AgreementTablesArgument,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Final-codes table to write (.csv .tsv .xlsx .jsonl); feed it to 'samverdi train'.")],
+    codebook: CodebookOption = None,
+    dimension: DimensionsOption = None,
+    coders: CodersOption = None,
+    encoding: EncodingOption = None,
+    force: ForceOption = False,
+) -> None:
+    """Prefill final codes with the coders' majority and flag ties (column 'tie', explained in 'note') for adjudication."""
+    from samverdi_nlp.agreement import adjudicate
+    from samverdi_nlp.annotations import read_annotations, write_annotations
+
+    cb = _codebook(codebook)
+    _check_output(out, paths, force)
+    final = adjudicate(read_annotations(paths, cb, encoding=encoding), cb, coders=_names(coders), dimensions=dimension)
+    write_annotations(final, out, cb, overwrite=force)
+    ties = int((final["tie"] == "yes").sum())
+    typer.echo(f"wrote {len(final)} segment(s) to {out}; {ties} with a tie to decide (column 'tie', details in 'note')", err=True)
+
+
 # --------------------------------------------------------------------------- segment
 
 
