@@ -504,6 +504,12 @@ def test_disagreements_are_written_in_every_table_format(per_coder, codebook, tm
         write_disagreements(ag.disagreements(per_coder, codebook), path)
 
 
+def test_disagreements_xlsx_keeps_text_that_looks_like_a_formula(per_coder, codebook, tmp_path):
+    table = ag.disagreements(per_coder, codebook).assign(text="=SUM(A1:A3) is not a formula here")
+    back = pd.read_excel(write_disagreements(table, tmp_path / "diff.xlsx"))
+    assert (back["text"] == "=SUM(A1:A3) is not a formula here").all()
+
+
 def test_adjudicate_two_coders_flags_every_difference_as_a_tie(per_coder, codebook, tmp_path):
     final = ag.adjudicate(per_coder, codebook)
     assert (final.coder == "adjudicated").all() and len(final) == 9
@@ -587,6 +593,9 @@ def test_model_with_a_single_coder_is_compared_without_a_coder_pair(codebook):
     assert relevance["alpha"] is None and relevance["n_segments"] == 0
     assert relevance["model"]["n_segments"] == 2 and relevance["model"]["pairs"][0]["coders"] == ["ann", "model"]
     assert relevance["model"]["reading"].startswith("only one coder")
+    table = agreement_table(report, codebook)
+    assert "One coder (ann 2 segments)" in table and "ann – model" in table and "present" not in table
+    assert "Is the model as reliable" in agreement_html(report, codebook)
 
 
 # --------------------------------------------------------------------------- formats

@@ -81,6 +81,8 @@ def _pair_keys(entry: dict[str, Any]) -> list[str]:
 
 def _summary(entry: dict[str, Any]) -> str:
     counts = ", ".join(f"{c} {n}" for c, n in entry["n_coded"].items())
+    if len(entry["coders"]) < 2:
+        return f"One coder ({counts} segments): coder–coder statistics need two coders or more."
     text = (f"{entry['n_segments']} segments coded by two coders or more ({entry['n_shared']} by all "
             f"{len(entry['coders'])} coders); left out: {entry['n_single']} coded by one coder only. Segments per coder: {counts}.")
     if entry.get("n_matched_by_text"):
@@ -134,6 +136,9 @@ def agreement_table(report: dict[str, dict[str, Any]], codebook: Codebook | None
         out.append(f"{_title(dim_id, codebook)}: {_kind(entry)}, coders {', '.join(entry['coders'])}")
         out.append(f"  {_summary(entry)}")
         out.append(f"  {entry['reading']}")
+        if entry["n_segments"] == 0:
+            out += [*_model_lines(entry), ""]
+            continue
         rows = [["statistic", "value", f"{level:.0%} CI"]]
         for key in _dimension_keys(entry):
             label = "α (MASI)" if key == "alpha" and entry["multi_label"] else NAMES[key]
@@ -150,11 +155,7 @@ def agreement_table(report: dict[str, dict[str, Any]], codebook: Codebook | None
         if entry["pairs"]:
             out += _align(_pairs_rows(entry["pairs"], entry, with_kind=False)) + [""]
         if entry.get("model"):
-            model = entry["model"]
-            out.append(f"  Model {model['name']!r} as a coder, on the same {model['n_segments']} segments:")
-            out += _align(_pairs_rows(model["pairs"], entry, with_kind=True))
-            out.append(f"  → {model['reading']}")
-            out.append("")
+            out += [*_model_lines(entry), ""]
         notes = _undefined_notes(entry)
         if notes:
             out.append("  Undefined: " + "; ".join(notes))
@@ -162,6 +163,16 @@ def agreement_table(report: dict[str, dict[str, Any]], codebook: Codebook | None
             out.append(f"  {PARTIAL_NOTE}")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
+
+
+def _model_lines(entry: dict[str, Any]) -> list[str]:
+    model = entry.get("model")
+    if not model:
+        return []
+    lines = [f"  Model {model['name']!r} as a coder, on the same {model['n_segments']} segments:"]
+    if model["pairs"]:
+        lines += _align(_pairs_rows(model["pairs"], entry, with_kind=True))
+    return [*lines, f"  → {model['reading']}"]
 
 
 def _has_partial(entry: dict[str, Any]) -> bool:
@@ -297,6 +308,10 @@ def agreement_html(report: dict[str, dict[str, Any]], codebook: Codebook | None 
         boot = entry.get("bootstrap", {})
         parts = [f"<h2>{html.escape(_title(dim_id, codebook))} <small>({_kind(entry)})</small></h2>",
                  f"<p>{html.escape(_summary(entry))}</p>", f'<p class="reading">{html.escape(entry["reading"])}</p>']
+        if entry["n_segments"] == 0:
+            parts += _html_model(entry)
+            sections.append("\n".join(parts))
+            continue
         keys = _dimension_keys(entry)
         header = [NAMES[k] if k != "alpha" or not entry["multi_label"] else "α (MASI)" for k in keys]
         parts.append(_html_table(header, [[_cell(entry, k) for k in keys]]))
@@ -317,13 +332,7 @@ def agreement_html(report: dict[str, dict[str, Any]], codebook: Codebook | None 
             parts.append(_html_table(["pair", "n", *(NAMES[k] for k in pair_keys)],
                                      [[f"<td>{html.escape(' – '.join(p['coders']))}</td>", f"<td>{p['n_segments']}</td>",
                                        *(_cell(p, k) for k in pair_keys)] for p in entry["pairs"]]))
-        if entry.get("model"):
-            model = entry["model"]
-            parts.append(f"<h3>Is the model as reliable as a second coder? ({model['n_segments']} segments)</h3>")
-            parts.append(_html_table(["pair", "kind", "n", *(NAMES[k] for k in pair_keys)],
-                                     [[f"<td>{html.escape(' – '.join(p['coders']))}</td>", f"<td>{html.escape(p['kind'])}</td>",
-                                       f"<td>{p['n_segments']}</td>", *(_cell(p, k) for k in pair_keys)] for p in model["pairs"]]))
-            parts.append(f'<p class="reading">{html.escape(model["reading"])}</p>')
+        parts += _html_model(entry)
         notes = _undefined_notes(entry)
         if notes:
             parts.append(f'<p class="note">Undefined: {html.escape("; ".join(notes))}</p>')
@@ -337,6 +346,20 @@ def agreement_html(report: dict[str, dict[str, Any]], codebook: Codebook | None 
     body = "\n".join(sections)
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>\n{body}\n</body></html>\n")
+
+
+def _html_model(entry: dict[str, Any]) -> list[str]:
+    model = entry.get("model")
+    if not model:
+        return []
+    pair_keys = _pair_keys(entry)
+    return [
+        f"<h3>Is the model as reliable as a second coder? ({model['n_segments']} segments)</h3>",
+        _html_table(["pair", "kind", "n", *(NAMES[k] for k in pair_keys)],
+                    [[f"<td>{html.escape(' – '.join(p['coders']))}</td>", f"<td>{html.escape(p['kind'])}</td>",
+                      f"<td>{p['n_segments']}</td>", *(_cell(p, k) for k in pair_keys)] for p in model["pairs"]]),
+        f'<p class="reading">{html.escape(model["reading"])}</p>',
+    ]
 
 
 FORMATTERS = {"json": agreement_json, "csv": agreement_csv}
@@ -379,13 +402,23 @@ def write_disagreements(frame: pd.DataFrame, path: str | Path, *, overwrite: boo
                 fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     elif suffix == ".xlsx":
         import openpyxl  # only Excel users pay for it
+        from openpyxl.cell import WriteOnlyCell
 
         with atomic_output_path(target, overwrite=overwrite) as tmp:
             book = openpyxl.Workbook(write_only=True)
             sheet = book.create_sheet("disagreements")
-            sheet.append(columns)
+
+            def cell(value: Any) -> Any:
+                # openpyxl stores a string starting with "=" as a formula: the text would come back empty.
+                if not (isinstance(value, str) and value.startswith("=")):
+                    return value
+                literal = WriteOnlyCell(sheet, value=value)
+                literal.data_type = "s"
+                return literal
+
+            sheet.append([cell(c) for c in columns])
             for record in records:
-                sheet.append([record[c] for c in columns])
+                sheet.append([cell(record[c]) for c in columns])
             book.save(tmp)
     else:
         with atomic_write(target, overwrite=overwrite) as fh:
