@@ -401,7 +401,7 @@ def _document_segments(
     source_kind: str | None,
     on_progress: Callable[[Path, float], None] | None,
 ) -> Iterator[Segment]:
-    pieces = _document_pieces(source.items, layout=source.format in ("pdf", "text"))  # type: ignore[arg-type]
+    pieces = _document_pieces(source.items, layout=source.format in ("pdf", "text", "markdown"))  # type: ignore[arg-type]
     head: list[_Piece] = []
     size = 0
     for piece in pieces:
