@@ -152,3 +152,9 @@ def test_several_coders_without_adjudication_is_an_error(codebook):
     frame = pd.DataFrame({"segment_id": ["a", "a"], "coder": ["ola", "kari"], "text": ["t", "t"]})
     with pytest.raises(ModelError, match="adjudicate"):
         select_training_rows(frame)
+
+
+def test_unresolved_ties_block_training():
+    frame = pd.DataFrame({"segment_id": ["a"], "coder": ["adjudicated"], "text": ["t"], "tie": ["yes"]})
+    with pytest.raises(ModelError, match="unresolved tie"):
+        select_training_rows(frame)

@@ -36,7 +36,7 @@ import pandas as pd
 
 from samverdi_nlp.codebook import Codebook
 from samverdi_nlp.errors import AnnotationError, SamverdiError
-from samverdi_nlp.io_utils import atomic_output_path, atomic_write, decode_text
+from samverdi_nlp.io_utils import atomic_output_path, atomic_write, decode_text, xlsx_row
 
 META_COLUMNS = ("segment_id", "doc_id", "coder", "lang", "source_kind", "title", "text", "note")
 SOURCE_KINDS = ("abstract", "plan", "report", "other")
@@ -450,7 +450,7 @@ def write_annotations(frame: pd.DataFrame, path: str | Path, codebook: Codebook,
             sheet = book.create_sheet("annotations")
             sheet.append(columns)
             for rec in records:
-                sheet.append([rec[c] for c in columns])
+                sheet.append(xlsx_row(sheet, [rec[c] for c in columns]))
             book.save(tmp)
     else:
         with atomic_write(p, overwrite=overwrite) as fh:

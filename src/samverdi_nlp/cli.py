@@ -562,6 +562,391 @@ def suggest_cli(
         raise typer.Exit(1)
 
 
+# --------------------------------------------------------------------------- screen
+
+screen_app = typer.Typer(
+    help="Screen new literature: rank references by relevance from the first record, learn from each decision, measure.",
+    no_args_is_help=True,
+)
+
+
+class ScreenPrior(StrEnum):
+    default = "default"
+    none = "none"
+
+
+class ScreenQuery(StrEnum):
+    max = "max"
+    uncertainty = "uncertainty"
+    mixed = "mixed"
+
+
+class SimulateQuery(StrEnum):
+    max = "max"
+    uncertainty = "uncertainty"
+    mixed = "mixed"
+    random = "random"
+
+
+class Borderline(StrEnum):
+    relevant = "relevant"
+    exclude = "exclude"
+
+
+class ScreenFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+class ExportKind(StrEnum):
+    sheet = "sheet"
+    decisions = "decisions"
+    annotations = "annotations"
+
+
+ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="Screening project folder (made by 'samverdi screen init').")]
+ReviewerOption = Annotated[
+    str | None, typer.Option("--reviewer", "-r", help="Your name, stored with each decision (default: $SAMVERDI_REVIEWER, else your login).")
+]
+PriorModelOption = Annotated[
+    Path | None, typer.Option("--model", "-m", help="Model folder whose relevance head is the prior (default: models/default).")
+]
+DEFAULT_PROJECT = Path("screening")
+
+
+def _reviewer(name: str | None) -> str:
+    import getpass
+    import os
+
+    if name and name.strip():
+        return name.strip()
+    try:
+        return os.environ.get("SAMVERDI_REVIEWER") or getpass.getuser()
+    except (KeyError, OSError):
+        raise fail("cannot tell who you are; pass --reviewer NAME") from None
+
+
+def _open_project(project: Path, codebook: Path | None) -> Any:
+    from samverdi_nlp.screening.project import ScreeningProject
+
+    return ScreeningProject.open(project, _codebook(codebook) if codebook else None)
+
+
+@screen_app.command("init")
+@handle_errors
+def screen_init_cli(
+    refs: Annotated[list[Path], typer.Argument(help="Reference exports (RIS, BibTeX, Web of Science, Scopus/ASReview CSV) or tables with title/abstract or text columns.", exists=True)],
+    project: ProjectOption = DEFAULT_PROJECT,
+    prior: Annotated[ScreenPrior, typer.Option("--prior", help="Rank from the start with the model's relevance head (default), or with no prior.")] = ScreenPrior.default,
+    model: PriorModelOption = None,
+    query: Annotated[ScreenQuery, typer.Option("--query", "-q", help="Which records to show next.")] = ScreenQuery.max,
+    refit_every: Annotated[int, typer.Option("--refit-every", min=1, help="Refit the ranking after this many decisions.")] = 1,
+    borderline: Annotated[Borderline, typer.Option("--borderline", help="Whether borderline decisions count as relevant for the ranking.")] = Borderline.relevant,
+    add: Annotated[bool, typer.Option("--add", help="Add these references to an existing project (duplicates are set aside).")] = False,
+    codebook: CodebookOption = None,
+    encoding: Annotated[str | None, typer.Option(help="Encoding of reference files that are not UTF-8 (e.g. cp1252).")] = None,
+) -> None:
+    """Start a screening project: import references (deduplicated), rank them with the prior."""
+    from samverdi_nlp.screening.project import ScreeningProject, reference_rows
+
+    failures: list[str] = []
+    rows = reference_rows(refs, encoding=encoding, on_error=lambda err: failures.append(str(err)),
+                          on_warning=lambda w: typer.echo(f"warning: {w}", err=True))
+    for message in failures:
+        typer.echo(f"error: {message}", err=True)
+    if failures:
+        raise fail(f"{len(failures)} of {len(refs)} file(s) could not be read; nothing was imported. Fix or leave them out and run again", 1)
+    if add:
+        with _open_project(project, codebook) as opened:
+            summary = opened.add_references(rows)
+            total = opened.store.n_records()
+        typer.echo(f"added {summary.added} record(s) to {project} ({summary.duplicates} duplicate(s) set aside); {total} in all", err=True)
+        return
+    model_folder = None
+    if prior is ScreenPrior.default:
+        model_folder = model or default_model_path()
+    elif model is not None:
+        raise fail("--model is the prior; leave it out with --prior none")
+    opened, summary = ScreeningProject.init(project, rows, model_folder=model_folder, codebook=_codebook(codebook) if codebook else None,
+                                            query=query.value, refit_every=refit_every, borderline=borderline.value)
+    with opened:
+        n = opened.store.n_records()
+    typer.echo(f"imported {summary.added} record(s) into {project} ({summary.duplicates} duplicate(s) set aside); "
+               f"ranked by {'the prior model' if model_folder else 'no prior (import order until the first decisions)'}. "
+               f"Next: samverdi screen next -p {project}", err=True)
+    if n == 0:
+        raise typer.Exit(1)
+
+
+@screen_app.command("next")
+@handle_errors
+def screen_next_cli(
+    project: ProjectOption = DEFAULT_PROJECT,
+    n: Annotated[int, typer.Option("-n", "--number", min=1, help="How many records to show.")] = 5,
+    query: Annotated[ScreenQuery | None, typer.Option("--query", "-q", help="Override the project's query strategy.")] = None,
+    format: Annotated[ScreenFormat, typer.Option("--format", "-f", help="Output format.")] = ScreenFormat.table,
+    codebook: CodebookOption = None,
+) -> None:
+    """Show the top unscreened records: title, authors, year, score, the words behind the score, abstract."""
+    from samverdi_nlp.reports.screening import format_records, records_json
+
+    with _open_project(project, codebook) as opened:
+        frame = opened.next_records(n, query=query.value if query else None)
+    if frame.empty:
+        typer.echo("every record is screened; see 'samverdi screen status' and 'samverdi screen export'", err=True)
+        return
+    if format is ScreenFormat.json:
+        typer.echo(json.dumps(records_json(frame), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(format_records(frame), nl=False)
+
+
+@screen_app.command("label")
+@handle_errors
+def screen_label_cli(
+    record_id: Annotated[int, typer.Argument(help="Record id (the number in brackets in 'screen next').")],
+    decision: Annotated[str, typer.Argument(help="A relevance label of the codebook, e.g. include, borderline or exclude.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept with the decision and exported).")] = "",
+    reviewer: ReviewerOption = None,
+    project: ProjectOption = DEFAULT_PROJECT,
+    codebook: CodebookOption = None,
+) -> None:
+    """Record a decision on one record (stored before this command says so), then refit the ranking."""
+    with _open_project(project, codebook) as opened:
+        decision_id = opened.decide(record_id, decision, _reviewer(reviewer), reason=reason, origin="label")
+        typer.echo(f"saved: record {record_id} {decision.strip().lower()} (decision {decision_id})", err=True)
+        ranking = opened.refit()
+    if ranking is not None:
+        typer.echo(f"ranking refit on {ranking.n_decisions} decision(s) in {ranking.seconds:.2f} s", err=True)
+
+
+def _review_keys(labels: tuple[str, ...]) -> dict[str, str]:
+    """Keys for the decisions: 1, 2, 3... in codebook order, and each label's first letter when it is unambiguous."""
+    reserved = {"s", "u", "q", "?"}
+    keys = {str(i): label for i, label in enumerate(labels, 1)}
+    initials = [label[0] for label in labels]
+    for label in labels:
+        if initials.count(label[0]) == 1 and label[0] not in reserved:
+            keys[label[0]] = label
+    return keys
+
+
+@screen_app.command("review")
+@handle_errors
+def screen_review_cli(
+    project: ProjectOption = DEFAULT_PROJECT,
+    reviewer: ReviewerOption = None,
+    query: Annotated[ScreenQuery | None, typer.Option("--query", "-q", help="Override the project's query strategy.")] = None,
+    codebook: CodebookOption = None,
+) -> None:
+    """Screen one record at a time with single keys: a decision, s skip, u undo, q quit. Every decision is saved at once."""
+    import click
+
+    from samverdi_nlp.reports.screening import format_record, records_json
+
+    who = _reviewer(reviewer)
+    with _open_project(project, codebook) as opened:
+        keys = _review_keys(opened.rule.labels)
+        legend = "  ".join(f"{k} {v}" for k, v in keys.items() if not k.isdigit()) or "  ".join(f"{k} {v}" for k, v in keys.items())
+        legend += "   s skip  u undo  q quit"
+        skipped: set[int] = set()
+        done = 0
+        while True:
+            frame = opened.next_records(1, query=query.value if query else None, skip=skipped)
+            if frame.empty:
+                typer.echo("nothing left to screen" + (" (some records were skipped)" if skipped else ""))
+                break
+            record = records_json(frame)[0]
+            if sys.stdout.isatty():
+                click.clear()
+            typer.echo(format_record(record, abstract_chars=None))
+            typer.echo(f"\n{legend}\n> ", nl=False)
+            key = click.getchar().lower()
+            typer.echo(key)
+            if key in keys:
+                label = keys[key]
+                opened.decide(record["id"], label, who, origin="review")
+                done += 1
+                typer.echo(f"saved: record {record['id']} {label}")
+                opened.refit()
+            elif key == "s":
+                skipped.add(record["id"])
+            elif key == "u":
+                undone = opened.store.undo_last(who)
+                if undone is None:
+                    typer.echo("nothing of yours to undo")
+                else:
+                    skipped.discard(int(undone["record"]))
+                    done -= 1
+                    typer.echo(f"undone: record {undone['record']} {undone['label']} (it is open again)")
+                    opened.refit()
+            elif key in ("q", "\x03", "\x04"):
+                break
+            else:
+                typer.echo(f"unknown key {key!r}; {legend}")
+    typer.echo(f"{done} decision(s) saved this session", err=True)
+
+
+def _export_kind(out: Path, kind: ExportKind | None) -> ExportKind:
+    if kind is not None:
+        return kind
+    suffix = out.suffix.lower()
+    if suffix == ".xlsx":
+        return ExportKind.sheet
+    if suffix in (".csv", ".tsv", ".ris"):
+        return ExportKind.decisions
+    if suffix == ".jsonl":
+        return ExportKind.annotations
+    raise fail(f"{out}: cannot tell what to export from the suffix {suffix or '(none)'}; use .xlsx (sheet), .csv/.tsv/.ris "
+               "(decisions) or .jsonl (annotation table), or pass --kind")
+
+
+@screen_app.command("export")
+@handle_errors
+def screen_export_cli(
+    out: Annotated[Path, typer.Option("--out", "-o", help="File to write: .xlsx sheet, .csv/.tsv/.ris decisions, .jsonl annotation table.", dir_okay=False)],
+    project: ProjectOption = DEFAULT_PROJECT,
+    top: Annotated[int | None, typer.Option("--top", min=1, help="Sheets: how many of the top unscreened records (default 50).")] = None,
+    kind: Annotated[ExportKind | None, typer.Option("--kind", help="sheet (to fill in), decisions (ASReview-compatible labels) or annotations (train the next model).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
+    codebook: CodebookOption = None,
+) -> None:
+    """Export a screening sheet for spreadsheet users, the decisions (CSV/RIS with ASReview labels), or an annotation table."""
+    from samverdi_nlp.annotations import write_annotations
+    from samverdi_nlp.errors import OutputError
+    from samverdi_nlp.reports.screening import write_decisions_csv, write_decisions_ris, write_sheet
+
+    chosen = _export_kind(out, kind)
+    if out.exists() and not force:
+        raise OutputError("already exists (it may hold decisions); choose another name or pass --force to replace it", path=out)
+    if top is not None and chosen is not ExportKind.sheet:
+        raise fail("--top is for screening sheets (.xlsx or --kind sheet); decisions and annotation tables hold every record")
+    with _open_project(project, codebook) as opened:
+        if chosen is ExportKind.sheet:
+            if out.suffix.lower() != ".xlsx":
+                raise fail(f"{out}: a screening sheet is an Excel file; name it .xlsx")
+            frame = opened.sheet_records(top or 50)
+            write_sheet(frame, out, opened.rule.labels, overwrite=force)
+            typer.echo(f"wrote the top {len(frame)} unscreened record(s) to {out}; fill in 'decision' "
+                       f"({', '.join(opened.rule.labels)}) and run: samverdi screen import {out} -p {project}", err=True)
+        elif chosen is ExportKind.decisions:
+            frame = opened.decisions_table()
+            if out.suffix.lower() == ".ris":
+                write_decisions_ris(frame, out, overwrite=force)
+            elif out.suffix.lower() in (".csv", ".tsv"):
+                write_decisions_csv(frame, out, overwrite=force)
+            else:
+                raise fail(f"{out}: decisions are written as .csv, .tsv or .ris")
+            screened = int(frame["relevance"].notna().sum())
+            typer.echo(f"wrote {len(frame)} record(s), {screened} screened, to {out} (ASReview label column 'included')", err=True)
+        else:
+            frame = opened.annotation_frame()
+            if frame.empty:
+                raise fail("no decisions yet; nothing to export as an annotation table", 1)
+            write_annotations(frame, out, opened.codebook, overwrite=force)
+            typer.echo(f"wrote {len(frame)} screened record(s) with their 'relevance' code to {out}; "
+                       "add it to 'samverdi train --data' to train the next model on them", err=True)
+
+
+@screen_app.command("import")
+@handle_errors
+def screen_import_cli(
+    sheet: Annotated[Path, typer.Argument(help="A filled-in screening sheet (.xlsx or .csv with 'id' and 'decision' columns).", exists=True, dir_okay=False)],
+    project: ProjectOption = DEFAULT_PROJECT,
+    reviewer: ReviewerOption = None,
+    replace: Annotated[bool, typer.Option("--replace", help="Let the sheet change decisions already stored (the old ones stay in the log).")] = False,
+    codebook: CodebookOption = None,
+) -> None:
+    """Import the decisions filled in a screening sheet (all or nothing), then refit the ranking."""
+    with _open_project(project, codebook) as opened:
+        decisions = opened.read_sheet(sheet, reviewer=_reviewer(reviewer))
+        result = opened.import_decisions(decisions, origin=f"import:{sheet.name}", replace=replace)
+        if result["imported"]:
+            opened.refit(force=True)
+    typer.echo(f"imported {result['imported']} decision(s) from {sheet}; {result['unchanged']} unchanged", err=True)
+    if result["conflicts"]:
+        shown = ", ".join(f"record {c['record']} (stored {c['stored']}, sheet {c['sheet']})" for c in result["conflicts"][:10])
+        typer.echo(f"{len(result['conflicts'])} decision(s) differ from the stored ones and were left as they are: {shown}; "
+                   "pass --replace to take the sheet's", err=True)
+        raise typer.Exit(1)
+
+
+@screen_app.command("status")
+@handle_errors
+def screen_status_cli(
+    project: ProjectOption = DEFAULT_PROJECT,
+    format: Annotated[ScreenFormat, typer.Option("--format", "-f", help="Output format.")] = ScreenFormat.table,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also write the recall curve (relevant found vs screened) as a PNG.", dir_okay=False)] = None,
+    codebook: CodebookOption = None,
+) -> None:
+    """Where screening stands: records screened, relevant found, an estimate of relevant records left, a stopping suggestion."""
+    from samverdi_nlp.reports.screening import format_status, plot_recall_curves, status_json
+
+    with _open_project(project, codebook) as opened:
+        status = opened.status()
+    if plot is not None:
+        total = status["relevant_found"] + status["estimated_relevant_left"]
+        plot_recall_curves({"decisions so far": status["relevant_in_order"]}, plot, title=f"Screening progress ({project.name})",
+                           expected_total=total)
+        typer.echo(f"wrote {plot}", err=True)
+    if format is ScreenFormat.json:
+        typer.echo(json.dumps(status_json(status), ensure_ascii=False, indent=2))
+    else:
+        typer.echo(format_status(status), nl=False)
+
+
+@screen_app.command("simulate")
+@handle_errors
+def screen_simulate_cli(
+    labelled_file: Annotated[Path, typer.Argument(help="Labelled references: a table with a 'relevance' (include/borderline/exclude) or ASReview 0/1 'included'/'label_included' column, or an ASReview RIS export.", exists=True, dir_okay=False)],
+    prior: Annotated[ScreenPrior, typer.Option("--prior", help="Start from the model's relevance head (default) or from nothing.")] = ScreenPrior.default,
+    model: PriorModelOption = None,
+    query: Annotated[SimulateQuery, typer.Option("--query", "-q", help="Query strategy (random = the baseline).")] = SimulateQuery.max,
+    seed: Annotated[int, typer.Option(help="Seed for the seed records and random choices: same data and seed, same result.")] = 0,
+    n_seed_relevant: Annotated[int | None, typer.Option("--seed-relevant", min=0, help="Relevant records known before screening (default: 0 with a prior, 1 without).")] = None,
+    n_seed_irrelevant: Annotated[int | None, typer.Option("--seed-irrelevant", min=0, help="Irrelevant records known before screening (default: 0 with a prior, 1 without).")] = None,
+    refit_every: Annotated[int, typer.Option("--refit-every", min=1, help="Refit after this many decisions.")] = 1,
+    borderline: Annotated[Borderline, typer.Option("--borderline", help="Count borderline as relevant (default) or as exclude.")] = Borderline.relevant,
+    format: Annotated[ScreenFormat, typer.Option("--format", "-f", help="Output format.")] = ScreenFormat.table,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Also write the recall curve as a PNG.", dir_okay=False)] = None,
+    codebook: CodebookOption = None,
+    encoding: Annotated[str | None, typer.Option(help="Encoding of a labelled file that is not UTF-8.")] = None,
+) -> None:
+    """Replay known decisions: WSS@95, WSS@100, recall after 10/25/50 %, records screened to find 95 %, a recall curve."""
+    from samverdi_nlp.reports.screening import format_simulation, plot_recall_curves, simulation_json
+    from samverdi_nlp.screening.rule import ScreeningRule
+    from samverdi_nlp.screening.simulate import read_labelled, simulate_labelled
+
+    fitted = None
+    if prior is ScreenPrior.default:
+        from samverdi_nlp.model import load_model
+
+        fitted = load_model(model or default_model_path(), _codebook(codebook) if codebook else None)
+        cb = fitted.codebook_
+    elif model is not None:
+        raise fail("--model is the prior; leave it out with --prior none")
+    else:
+        cb = _codebook(codebook)
+    rule = ScreeningRule.from_codebook(cb, borderline.value)
+    records = read_labelled(labelled_file, rule, encoding=encoding)
+    default_seeds = 0 if fitted is not None else 1
+    result, in_order = simulate_labelled(
+        records, rule, model=fitted, query=query.value, seed=seed, refit_every=refit_every,
+        n_seed_relevant=default_seeds if n_seed_relevant is None else n_seed_relevant,
+        n_seed_irrelevant=default_seeds if n_seed_irrelevant is None else n_seed_irrelevant,
+    )
+    result.update({"prior": prior.value, "query": query.value, "borderline": borderline.value, "seed": seed,
+                   "label_column": records.label_column, "file": str(labelled_file)})
+    if plot is not None:
+        plot_recall_curves({f"samverdi ({prior.value} prior, {query.value})": in_order}, plot,
+                           title=f"Recall curve: {labelled_file.name}")
+        typer.echo(f"wrote {plot}", err=True)
+    typer.echo(simulation_json(result) if format is ScreenFormat.json else format_simulation(result), nl=False)
+
+
+app.add_typer(screen_app, name="screen")
+
+
 def main() -> None:
     """Entry point of the ``samverdi`` console script."""
     try:

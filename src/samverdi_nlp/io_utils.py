@@ -131,3 +131,24 @@ def atomic_output_path(path: str | Path, *, overwrite: bool = True) -> contextli
             raise
 
     return _ctx()
+
+
+def xlsx_row(sheet, values: list) -> list:
+    """Cells for an openpyxl write-only sheet that keep text as text.
+
+    openpyxl stores a string starting with ``=`` as a formula; a segment or a
+    note may well start with one, so such strings are written as plain text.
+    Control characters that Excel cannot store are dropped.
+    """
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    cells = []
+    for value in values:
+        if isinstance(value, str):
+            value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        cell = WriteOnlyCell(sheet, value=value)
+        if isinstance(value, str) and value.startswith("="):
+            cell.data_type = "s"
+        cells.append(cell)
+    return cells

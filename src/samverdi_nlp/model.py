@@ -105,6 +105,11 @@ def select_training_rows(frame: pd.DataFrame, coder: str | None = None) -> pd.Da
     """
     if frame.empty:
         raise ModelError("no annotated segments to train on")
+    if "tie" in frame.columns:
+        tied = frame[frame["tie"].astype(str).str.lower().isin(["yes", "true", "1"])]
+        if len(tied):
+            raise ModelError(f"{len(tied)} adjudicated row(s) (e.g. segment {tied.iloc[0]['segment_id']!r}) still have an "
+                             "unresolved tie; decide them, set 'tie' to 'no', then train")
     if coder:
         chosen = frame[frame["coder"] == coder]
         if chosen.empty:
