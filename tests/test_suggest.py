@@ -154,3 +154,34 @@ def test_jobs_give_the_same_output(small_model_dir, tmp_path):
     assert run("suggest", EXAMPLE, "--model", small_model_dir, "--out", a, "-q").exit_code == 0
     assert run("suggest", EXAMPLE, "--model", small_model_dir, "--out", b, "-q", "--jobs", "2").exit_code == 0
     assert a.read_text() == b.read_text()
+
+
+def _chromium() -> str | None:
+    import os
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if not found and os.environ.get("CI"):
+        pytest.fail("CI must render the HTML report: .ci/run installs Debian's chromium")
+    return found
+
+
+def test_html_report_renders_in_a_browser(small_model_dir, tmp_path):
+    """Render the report headless, as a person would open it, and check the picture is not blank."""
+    import subprocess
+
+    from PIL import Image
+
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium on this machine (apt-get install chromium)")
+    page, shot = tmp_path / "r.html", tmp_path / "r.png"
+    assert run("suggest", EXAMPLE, "--model", small_model_dir, "--out", page, "-q").exit_code == 0
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,1400", f"--screenshot={shot}",
+                    page.as_uri()], check=True, capture_output=True, timeout=120)
+    image = Image.open(shot).convert("RGB")
+    assert image.size == (1200, 1400)
+    colours = image.getcolors(maxcolors=1_000_000) or []
+    assert len(colours) > 200  # header, chips, bars and highlighted text, not a blank or error page

@@ -18,6 +18,7 @@ loading a model never runs code from it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -363,7 +364,7 @@ class CodingModel(BaseEstimator):
                         share = float(value) / len(who)
                         for t in who:
                             scores[t] = scores.get(t, 0.0) + share
-                best = sorted(((s, t) for t, s in scores.items() if len(t) > 2), reverse=True)[:k]
+                best = sorted(((s, t) for t, s in scores.items() if len(t) > 2 and t not in _evidence_stop_words()), reverse=True)[:k]
                 words = [(surface.get(t, t), round(s, 4)) for s, t in best]
                 result.setdefault(dim_id, {})[label] = words if with_scores else [w for w, _ in words]
             out.append(result)
@@ -410,6 +411,14 @@ class CodingModel(BaseEstimator):
         }
         _write_bytes(out / "meta.json", (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
         return out
+
+
+@functools.lru_cache(maxsize=1)
+def _evidence_stop_words() -> frozenset[str]:
+    """Function words of every supported language: never shown as evidence (they carry no meaning for a coder)."""
+    from samverdi_nlp.language import LANGUAGES, stop_words
+
+    return frozenset().union(*(stop_words(lang) for lang in LANGUAGES))
 
 
 def _surface_forms(text: str) -> dict[str, str]:

@@ -208,7 +208,7 @@ main{padding:16px 24px;max-width:1200px}
 .filters{position:sticky;top:0;background:#fff;border-bottom:1px solid #ddd;padding:8px 24px;z-index:2;font-size:13px}
 .filters select,.filters label{margin-right:14px}
 .seg{border-top:1px solid #eee;padding:8px 0}
-.seg .meta{font-size:12px;color:#666}
+.seg .meta{font-size:12px;color:#666}.seg .text{white-space:pre-line}
 .chip{display:inline-block;border-radius:10px;padding:1px 8px;margin:2px 3px 2px 0;font-size:12px;color:#fff}
 .review{display:inline-block;background:#fff3cd;color:#7a5b00;border:1px solid #e6c76a;border-radius:10px;padding:0 7px;font-size:12px}
 mark{background:#fff1a8;padding:0 1px;border-radius:2px}
@@ -296,7 +296,7 @@ class HtmlWriter(_Writer):
                     codes.append(key)
                     p = rec["scores"][dim.id][lab]
                     ev = rec["evidence"].get(dim.id, {}).get(lab, [])
-                    words += ev
+                    words += ev[:3]
                     tip = html.escape(f"{dim.name_en}: {lab} (p={p:.2f}); evidence: {', '.join(ev) or '—'}", quote=True)
                     chips.append(f'<span class="chip" style="background:{self.colours[dim.id]}" title="{tip}">{html.escape(key)}</span>')
             where = []
@@ -310,7 +310,7 @@ class HtmlWriter(_Writer):
             self.body.write(
                 f'<div class="seg" data-codes="{html.escape(" ".join(codes), quote=True)}" data-review="{int(rec["needs_review"])}">'
                 f'<div class="meta">{review}{" · ".join(where)}</div>'
-                f'<div>{_highlight(rec["text"], words)}</div><div>{"".join(chips)}</div></div>\n'
+                f'<div class="text">{_highlight(rec["text"], words)}</div><div>{"".join(chips)}</div></div>\n'
             )
             self.count += 1
 
