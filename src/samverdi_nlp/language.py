@@ -11,7 +11,9 @@ things lingua alone gets wrong on municipal Norwegian are corrected here:
   ...), decide; lingua decides only when the markers tie.
 - **Short texts** (fewer than :data:`MIN_WORDS` words: headings, table
   cells, "Vedtatt 12. juni") carry too little signal and take the
-  document's language (``fallback``).
+  document's language (``fallback``); a longer one moves to another
+  Scandinavian language than its document's only when lingua is at least
+  :data:`SWITCH_CONFIDENCE` sure.
 
 Text pipelines are blank spaCy pipelines (tokenizer, sentencizer, stop
 words) with a lookup lemmatizer whose tables come from
@@ -54,6 +56,16 @@ _NN_MARKERS = frozenset(
 # and passive verbs in -ere: bokmål -eres, nynorsk -erast (justeres/justerast).
 _NB_ENDING = re.compile(r"...(?:lig(?:e|ere|st|ste)?|eres)$")
 _NN_ENDING = re.compile(r"...(?:leg(?:e|are|ast|aste)?|erast)$")
+
+
+_SCANDINAVIAN = frozenset({"nb", "nn", "da", "sv"})
+# lingua must be this sure to move a segment to another Scandinavian language than its document's.
+SWITCH_CONFIDENCE = 0.9
+
+
+def _confidences(text: str) -> dict[str, float]:
+    iso = _iso()
+    return {iso[v.language]: v.value for v in _detector().compute_language_confidence_values(text) if v.value > 0}
 
 
 @functools.lru_cache(maxsize=1)
@@ -124,13 +136,22 @@ def _clearly_english(tokens: list[str]) -> bool:
     return sum(token in nordic for token in tokens) * 10 <= hits
 
 
-def _decide(tokens: list[str], lingua_answer: str | None, fallback: str | None) -> str:
-    if lingua_answer is None:
+def _decide(tokens: list[str], confidences: dict[str, float], fallback: str | None) -> str:
+    """The answer from lingua's confidences, the Norwegian markers and the document's language."""
+    if not confidences:
         return fallback or "en"
-    if lingua_answer in ("nb", "nn"):
-        # Marker words decide; without them the document's own standard is the better guess than lingua's.
-        return norwegian_standard(tokens) or (fallback if fallback in ("nb", "nn") else lingua_answer)
-    return lingua_answer
+    answer = max(confidences, key=lambda lang: confidences[lang])
+    if answer in ("nb", "nn"):
+        standard = norwegian_standard(tokens)
+        if standard:
+            return standard
+        # Without markers the document's own standard is the better guess than lingua's.
+        if fallback in ("nb", "nn"):
+            return fallback
+    if fallback in _SCANDINAVIAN and answer in _SCANDINAVIAN and answer != fallback and confidences[answer] < SWITCH_CONFIDENCE:
+        # A Norwegian paragraph full of Danish-looking names and references is still Norwegian.
+        return fallback
+    return answer
 
 
 def _check_fallback(fallback: str | None) -> None:
@@ -160,8 +181,7 @@ def detect_language(text: str, *, fallback: str | None = None) -> str:
         return fallback
     if _clearly_english(tokens):
         return "en"
-    found = _detector().detect_language_of(text) if tokens else None
-    return _decide(tokens, _iso().get(found) if found else None, fallback)
+    return _decide(tokens, _confidences(text) if tokens else {}, fallback)
 
 
 def detect_languages(texts: Iterable[str], *, fallback: str | None = None) -> list[str]:
@@ -175,11 +195,11 @@ def detect_languages(texts: Iterable[str], *, fallback: str | None = None) -> li
     tokens = [words(t) for t in texts]
     english = {i for i, tok in enumerate(tokens) if len(tok) >= MIN_WORDS and _clearly_english(tok)}
     todo = [i for i, tok in enumerate(tokens) if tok and not (fallback and len(tok) < MIN_WORDS) and i not in english]
-    found = _detector().detect_languages_in_parallel_of([texts[i] for i in todo]) if todo else []
+    found = _detector().compute_language_confidence_values_in_parallel([texts[i] for i in todo]) if todo else []
     iso = _iso()
-    answers: list[str | None] = [None] * len(texts)
-    for i, language in zip(todo, found):
-        answers[i] = iso.get(language) if language else None
+    answers: list[dict[str, float]] = [{} for _ in texts]
+    for i, values in zip(todo, found):
+        answers[i] = {iso[v.language]: v.value for v in values if v.value > 0}
     result = []
     for i, tok in enumerate(tokens):
         if i in english:
