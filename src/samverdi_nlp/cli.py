@@ -244,12 +244,13 @@ def evaluate_cli(
     coder: Annotated[str | None, typer.Option(help="Evaluate against this coder's codes.")] = None,
     learning_curve: Annotated[bool, typer.Option("--learning-curve/--no-learning-curve", help="Learning curve on the dev-test set.")] = True,
     transfer: Annotated[bool, typer.Option("--transfer/--no-transfer", help="Leave-one-language/register-out transfer scores.")] = False,
+    record: Annotated[bool, typer.Option("--record", help="Store the summary in the --model's meta.json.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress messages.")] = False,
 ) -> None:
     """Cross-validate, score the dev-test set with baselines, and write Markdown + JSON + plot."""
     from samverdi_nlp.api import load_training_frame
-    from samverdi_nlp.evaluate import evaluation_report
-    from samverdi_nlp.model import ModelConfig, load_model
+    from samverdi_nlp.evaluate import evaluation_report, evaluation_summary
+    from samverdi_nlp.model import ModelConfig, load_model, record_evaluation
     from samverdi_nlp.reports.evaluation import evaluation_markdown, plot_learning_curve
 
     cb = _codebook(codebook)
@@ -271,6 +272,10 @@ def evaluate_cli(
         fh.write(evaluation_markdown(report) + "\n")
     if report.get("learning_curve"):
         plot_learning_curve(report["learning_curve"], out_dir / "learning_curve.png")
+    if record:
+        if model is None:
+            raise fail("--record needs --model DIR")
+        record_evaluation(model, evaluation_summary(report))
     summary = ", ".join(f"{d} {s['macro_f1']:.2f}" for d, s in report.get("devtest", report["cross_validation"])["model"].items())
     typer.echo(f"macro-F1: {summary}; wrote {out_dir}/evaluation.md", err=True)
 
@@ -838,7 +843,8 @@ def screen_export_cli(
             else:
                 raise fail(f"{out}: decisions are written as .csv, .tsv or .ris")
             screened = int(frame["relevance"].notna().sum())
-            typer.echo(f"wrote {len(frame)} record(s), {screened} screened, to {out} (ASReview label column 'included')", err=True)
+            where = "notes 'ASReview_relevant'/'ASReview_irrelevant'" if out.suffix.lower() == ".ris" else "column 'included'"
+            typer.echo(f"wrote {len(frame)} record(s), {screened} screened, to {out} (ASReview labels in {where})", err=True)
         else:
             frame = opened.annotation_frame()
             if frame.empty:

@@ -278,3 +278,17 @@ def evaluation_report(
         report["transfer_lang"] = transfer(train, codebook, config, "lang")
         report["transfer_source_kind"] = transfer(train, codebook, config, "source_kind")
     return report
+
+
+def evaluation_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The few figures a model's ``meta.json`` keeps: macro-F1 per dimension on the dev-test set and in CV."""
+    summary: dict[str, Any] = {}
+    if "devtest" in report:
+        summary["devtest_n"] = report["devtest"]["n_test"]
+        summary["devtest_macro_f1"] = _summary(report["devtest"]["model"])
+        summary["devtest_keyword_macro_f1"] = _summary(report["devtest"]["keyword"])
+    cv = report.get("cross_validation")
+    if cv:
+        summary["cv_folds"] = cv["k"]
+        summary["cv_macro_f1"] = _summary(cv["model"])
+    return summary

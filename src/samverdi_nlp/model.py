@@ -472,6 +472,14 @@ def read_meta(folder: str | Path) -> dict[str, Any]:
     return meta
 
 
+def record_evaluation(folder: str | Path, summary: dict[str, Any]) -> None:
+    """Store an evaluation summary in a model's ``meta.json`` (the weights' hashes are unaffected)."""
+    folder = Path(folder)
+    meta = read_meta(folder)
+    meta["evaluation"] = summary
+    _write_bytes(folder / "meta.json", (json.dumps(meta, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+
+
 def load_model(folder: str | Path, codebook: Codebook | None = None) -> CodingModel:
     """Load a model folder safely (JSON and ``.npz`` without pickle), checking every file's hash.
 
