@@ -736,6 +736,18 @@ def _review_keys(labels: tuple[str, ...]) -> dict[str, str]:
     return keys
 
 
+def _read_key() -> str:
+    """One key press: raw from the terminal, or the next character of piped input ('q' at its end)."""
+    import click
+
+    if sys.stdin.isatty():
+        return click.getchar().lower()
+    key = sys.stdin.read(1)
+    while key in ("\n", "\r", " "):
+        key = sys.stdin.read(1)
+    return key.lower() or "q"
+
+
 @screen_app.command("review")
 @handle_errors
 def screen_review_cli(
@@ -766,7 +778,7 @@ def screen_review_cli(
                 click.clear()
             typer.echo(format_record(record, abstract_chars=None))
             typer.echo(f"\n{legend}\n> ", nl=False)
-            key = click.getchar().lower()
+            key = _read_key()
             typer.echo(key)
             if key in keys:
                 label = keys[key]

@@ -207,7 +207,9 @@ def write_decisions_ris(frame: pd.DataFrame, path: str | Path, *, overwrite: boo
             notes.append(f"samverdi_reason: {row['reason']}")
         if _clean(row.get("reviewer")):
             notes.append(f"samverdi_reviewer: {row['reviewer']}")
-        entry: dict[str, Any] = {"type_of_reference": "JOUR", "id": _clean(row.get("record_id")), "notes": notes}
+        notes.append(f"samverdi_record: {_clean(row.get('record_id'))}")
+        entry: dict[str, Any] = {"type_of_reference": "JOUR", "id": _clean(row.get("segment_id")) or _clean(row.get("record_id")),
+                                 "notes": notes}
         for key, column in (("title", "title"), ("abstract", "abstract"), ("year", "year"), ("doi", "doi"),
                             ("secondary_title", "journal")):
             if _clean(row.get(column)):
@@ -245,7 +247,8 @@ def write_sheet(frame: pd.DataFrame, path: str | Path, labels: Sequence[str], *,
     sheet.append(list(SHEET_COLUMNS))
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for row in frame.to_dict(orient="records"):
+    rows = frame if "id" in frame.columns else frame.rename_axis("id").reset_index()
+    for row in rows.to_dict(orient="records"):
         values = {**row, "words": ", ".join(row.get("evidence") or [])}
         sheet.append([ILLEGAL_CHARACTERS_RE.sub("", _clean(values.get(c))) if c not in ("id", "rank", "score") else values.get(c)
                       for c in SHEET_COLUMNS])

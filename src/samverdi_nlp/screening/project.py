@@ -12,6 +12,7 @@ Everything here returns data; nothing prints.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -30,7 +31,7 @@ from samverdi_nlp.codebook import Codebook, load_codebook
 from samverdi_nlp.errors import ModelError, ReaderError, ScreeningError
 from samverdi_nlp.io_utils import atomic_output_path, atomic_write
 from samverdi_nlp.screening.queries import DEFAULT_QUERY, QUERY_STRATEGIES, get_query_strategy
-from samverdi_nlp.screening.ranker import PriorRanker, ScreeningFeatures, logit, top_contributions
+from samverdi_nlp.screening.ranker import DEFAULT_C, PriorRanker, ScreeningFeatures, logit, top_contributions
 from samverdi_nlp.screening.rule import ScreeningRule
 from samverdi_nlp.screening.stopping import StoppingRule, advise, estimate_remaining, recent_rate_bound
 from samverdi_nlp.screening.store import ScreeningStore
@@ -51,7 +52,7 @@ class ProjectSettings:
     query: str = DEFAULT_QUERY
     refit_every: int = 1
     borderline: str = "relevant"
-    C: float = 1.0
+    C: float = DEFAULT_C
     prior_strength: float = 1.0
     codebook_sha256: str = ""
     model_sha256: str = ""
@@ -346,7 +347,8 @@ class ScreeningProject:
             matrix, vocabulary = self.features()
             position = {int(r): n for n, r in enumerate(self.store.record_ids())}
             for i, record_id in enumerate(record_ids):
-                learned = [w for w, _ in top_contributions(matrix[position[int(record_id)]], ranker.coef_, vocabulary, k)]
+                ranked = top_contributions(matrix[position[int(record_id)]], ranker.coef_, vocabulary, 4 * k)
+                learned = [w for w, _ in ranked if not set(w.split()) <= _stop_words()][:k]
                 out[i] = out[i] + [f"+{w}" for w in learned if w not in out[i]][: max(2, k - len(out[i]))]
         return out
 
@@ -506,6 +508,14 @@ class ScreeningProject:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+@functools.cache
+def _stop_words() -> frozenset[str]:
+    """Function words of every supported language: never shown as the words behind a score."""
+    from samverdi_nlp.language import LANGUAGES, stop_words
+
+    return frozenset().union(*(stop_words(lang) for lang in LANGUAGES))
 
 
 def _priors(model, rule: ScreeningRule, texts: list[str]) -> np.ndarray:

@@ -365,10 +365,11 @@ class ScreeningStore:
 
     def save_ranking(self, record_ids: np.ndarray, score: np.ndarray, *, decision_version: int,
                      n_decisions: int, seconds: float, state: bytes | None) -> bool:
-        """Store a ranking unless one from a newer (or the same) decision version is already stored."""
+        """Store a ranking unless one from newer decisions (or the same decisions and records) is already stored."""
         with self.transaction() as cur:
             row = cur.execute("SELECT max(decision_version) FROM rankings").fetchone()
-            if row[0] is not None and int(row[0]) >= decision_version and cur.execute("SELECT count(*) FROM scores").fetchone()[0]:
+            stored = int(cur.execute("SELECT count(*) FROM scores").fetchone()[0])
+            if row[0] is not None and (int(row[0]) > decision_version or (int(row[0]) == decision_version and stored == len(record_ids))):
                 return False
             cur.execute("DELETE FROM scores")
             cur.executemany("INSERT INTO scores(record, score) VALUES (?,?)", zip((int(i) for i in record_ids), (float(s) for s in score)))
