@@ -63,7 +63,7 @@ class ModelConfig:
     review_margin: float = 0.1
     min_coverage: float = 0.5
     seed: int = 0
-    n_jobs: int = -1  # threads for fitting heads (-1 = all cores); does not change the model
+    n_jobs: int = -1  # worker processes for fitting heads (-1 = all cores); does not change the model
     backend_params: dict[str, Any] = field(default_factory=dict)
 
     def check(self) -> ModelConfig:
@@ -237,9 +237,9 @@ class CodingModel(BaseEstimator):
                 raise ModelError(f"no segment is coded on dimension {dim.id!r}; the codebook needs it coded to train")
             Y = label_matrix(frame, codebook, dim.id)
             Xd = X[np.flatnonzero(coded)]
-            # liblinear releases the GIL, so threads fit the labels' heads side by side;
-            # each head is independent and seeded, so the result does not depend on n_jobs.
-            parts = Parallel(n_jobs=self.config.n_jobs, prefer="threads")(
+            # heads are fitted side by side in worker processes (liblinear seeds one C-level RNG per process,
+            # so threads would make dual coordinate descent nondeterministic); the result does not depend on n_jobs.
+            parts = Parallel(n_jobs=self.config.n_jobs, prefer="processes")(
                 delayed(self._fit_head)(Xd, Y[coded, j]) for j in range(len(dim.labels)))
             if progress:
                 progress(f"trained {dim.id} ({len(dim.labels)} labels, {int(coded.sum())} segments)")
