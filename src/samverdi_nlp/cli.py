@@ -768,6 +768,7 @@ def screen_review_cli(
         legend += "   s skip  u undo  q quit"
         skipped: set[int] = set()
         done = 0
+        message = ""
         while True:
             frame = opened.next_records(1, query=query.value if query else None, skip=skipped)
             if frame.empty:
@@ -776,6 +777,8 @@ def screen_review_cli(
             record = records_json(frame)[0]
             if sys.stdout.isatty():
                 click.clear()
+                if message:  # what the last key did, so it is not cleared away unseen
+                    typer.echo(f"({message})\n")
             typer.echo(format_record(record, abstract_chars=None))
             typer.echo(f"\n{legend}\n> ", nl=False)
             key = _read_key()
@@ -784,19 +787,22 @@ def screen_review_cli(
                 label = keys[key]
                 opened.decide(record["id"], label, who, origin="review")
                 done += 1
-                typer.echo(f"saved: record {record['id']} {label}")
+                message = f"saved: record {record['id']} {label}"
+                typer.echo(message)
                 opened.refit()
             elif key == "s":
                 skipped.add(record["id"])
+                message = f"skipped record {record['id']} for this session"
             elif key == "u":
                 undone = opened.store.undo_last(who)
                 if undone is None:
-                    typer.echo("nothing of yours to undo")
+                    message = "nothing of yours to undo"
                 else:
                     skipped.discard(int(undone["record"]))
                     done -= 1
-                    typer.echo(f"undone: record {undone['record']} {undone['label']} (it is open again)")
+                    message = f"undone: record {undone['record']} {undone['label']} (it is open again)"
                     opened.refit()
+                typer.echo(message)
             elif key in ("q", "\x03", "\x04"):
                 break
             else:
