@@ -101,7 +101,8 @@ def summary(scores: dict[str, Any]) -> dict[str, float]:
     return {d: s["macro_f1"] for d, s in scores.items()}
 
 
-def run(name: str, factory, train: pd.DataFrame, devtest: pd.DataFrame, codebook: Codebook, folds: int, seed: int) -> dict[str, Any]:
+def run(name: str, factory, train: pd.DataFrame, devtest: pd.DataFrame, codebook: Codebook, folds: int, seed: int,
+        *, with_cv: bool = True, with_transfer: bool = True) -> dict[str, Any]:
     result: dict[str, Any] = {"system": name}
     t0 = time.perf_counter()
     fitted = factory().fit(train)
@@ -109,6 +110,8 @@ def run(name: str, factory, train: pd.DataFrame, devtest: pd.DataFrame, codebook
     t0 = time.perf_counter()
     result["devtest"] = summary(score_frame(devtest.reset_index(drop=True), predict(fitted, devtest), codebook))
     result["predict_per_second"] = round(len(devtest) / (time.perf_counter() - t0), 1)
+    if not with_cv:
+        return result
     parts, order = [], []
     for train_idx, test_idx in grouped_folds(train, codebook, folds, seed):
         model = factory().fit(train.iloc[train_idx])
@@ -116,6 +119,8 @@ def run(name: str, factory, train: pd.DataFrame, devtest: pd.DataFrame, codebook
         order.append(test_idx)
     gold = train.iloc[np.concatenate(order)].reset_index(drop=True)
     result["cv"] = summary(score_frame(gold, pd.concat(parts, ignore_index=True), codebook))
+    if not with_transfer:
+        return result
     transfer = {}
     langs = train["lang"].replace({"nn": "nb"})  # Norwegian as one language for transfer
     for lang in sorted(langs.unique()):
@@ -166,6 +171,8 @@ def main() -> None:
     parser.add_argument("--skip-embed", action="store_true")
     parser.add_argument("--skip-spacy", action="store_true")
     parser.add_argument("--systems", default="", help="comma-separated subset, e.g. tfidf/logreg,tfidf/svm")
+    parser.add_argument("--devtest-only", action="store_true", help="skip cross-validation and transfer (quick)")
+    parser.add_argument("--merge", type=Path, default=None, help="JSON results of an earlier run to include in the table")
     args = parser.parse_args()
     cb = load_codebook()
     train = load_training_frame([p for p in (ANN / "corpus", ANN / "double_coding") if p.exists()], cb)
@@ -180,8 +187,12 @@ def main() -> None:
     results = []
     for name in systems:
         print(f"running {name} ...", file=sys.stderr, flush=True)
-        results.append(run(name, make_system(name, cb, args.seed), train, devtest, cb, args.folds, args.seed))
+        results.append(run(name, make_system(name, cb, args.seed), train, devtest, cb, args.folds, args.seed,
+                           with_cv=not args.devtest_only, with_transfer=not args.devtest_only))
         print(json.dumps(results[-1]), file=sys.stderr, flush=True)
+    if args.merge:
+        earlier = [r for r in json.loads(args.merge.read_text(encoding="utf-8")) if r["system"] not in {x["system"] for x in results}]
+        results = [r for r in earlier if r["system"] not in ("keyword", "majority")] + results
     results += baselines(train, devtest, cb)
     text = markdown(results, list(cb.dimension_ids))
     if args.out:

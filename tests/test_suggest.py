@@ -185,3 +185,39 @@ def test_html_report_renders_in_a_browser(small_model_dir, tmp_path):
     assert image.size == (1200, 1400)
     colours = image.getcolors(maxcolors=1_000_000) or []
     assert len(colours) > 200  # header, chips, bars and highlighted text, not a blank or error page
+
+
+def test_suggest_with_a_codebook_that_has_an_extra_dimension(fixtures, tmp_path):
+    """A team's own scheme (an extra dimension and labels) trains and suggests with no code change."""
+    from samverdi_nlp.codebook import load_codebook
+    from samverdi_nlp.model import CodingModel, ModelConfig
+
+    cb_path = fixtures / "annotations" / "extra_dimension_codebook.toml"
+    cb = load_codebook(cb_path)
+    base = read_annotations(fixtures / "annotations" / "extra_dimension_table.csv", cb)
+    frame = pd.concat([base.assign(segment_id=base["segment_id"] + f"-{i}", text=base["text"] + f" ({i})") for i in range(6)],
+                      ignore_index=True)
+    CodingModel(ModelConfig(calibration_folds=2, backend_params={"min_df": 1}), cb).fit(frame).save(tmp_path / "m")
+    table = tmp_path / "t.csv"
+    table.write_text("id,text\nz1,The school opened a new health room.\n", encoding="utf-8")
+    out = tmp_path / "s.jsonl"
+    result = run("suggest", table, "--model", tmp_path / "m", "--codebook", cb_path, "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    rec = json.loads(out.read_text())
+    assert list(rec["codes"]) == ["aspect", "sector", "relevance"]
+    assert set(rec["scores"]["sector"]) == {"health", "schools", "climate"}
+    wrong = run("suggest", table, "--model", tmp_path / "m", "--out", tmp_path / "x.jsonl", "-q", "--codebook",
+                fixtures / "annotations" / "semicolon_bom_excel.csv")
+    assert wrong.exit_code != 0
+
+
+def test_agreement_with_a_codebook_that_has_an_extra_dimension(fixtures, tmp_path):
+    cb_path = fixtures / "annotations" / "extra_dimension_codebook.toml"
+    source = (fixtures / "annotations" / "extra_dimension_table.csv").read_text(encoding="utf-8")
+    (tmp_path / "ola.csv").write_text(source.replace(",ola,", ",,"), encoding="utf-8")
+    (tmp_path / "kari.csv").write_text(source.replace(",ola,", ",,").replace("schools,include", "schools;health,include"), encoding="utf-8")
+    result = run("agreement", tmp_path / "ola.csv", tmp_path / "kari.csv", "--codebook", cb_path, "--format", "json", "--n-boot", "0")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report) == {"aspect", "sector", "relevance"}
+    assert report["sector"]["labels"]["health"]["percent_agreement"] < 1.0
