@@ -179,6 +179,7 @@ class ScreeningProject:
             priors = _priors(model, rule, [model_text(r["title"], r["text"]) for r in rows])
             for row, p in zip(rows, priors):
                 row["prior"] = float(p)
+        folder_existed = folder.exists()
         store = ScreeningStore.create(folder, asdict(settings))
         try:
             _codebook_bytes = _read_codebook_bytes(codebook, Path(model_folder) if model is not None else None)
@@ -189,7 +190,7 @@ class ScreeningProject:
             summary = store.add_records(rows)
         except BaseException:
             store.close()
-            _remove_project(folder)
+            _remove_project(folder, remove_folder=not folder_existed)
             raise
         project = cls(folder, store)
         project._model = model
@@ -546,12 +547,15 @@ def _copy_model(source: Path, target: Path) -> None:
     tmp.rename(target)
 
 
-def _remove_project(folder: Path) -> None:
+def _remove_project(folder: Path, *, remove_folder: bool) -> None:
+    """Undo a failed ``init``: its files, and the folder when ``init`` made it."""
     from samverdi_nlp.screening.store import DB_NAME
 
     for name in (DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm", CODEBOOK_FILE, FEATURES_FILE):
         (folder / name).unlink(missing_ok=True)
     shutil.rmtree(folder / MODEL_DIR, ignore_errors=True)
+    if remove_folder and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
 
 
 def _fingerprint(ids: np.ndarray, texts: list[str]) -> str:

@@ -70,17 +70,22 @@ class PriorRanker(BaseEstimator):
     [0.5, 0.5, 0.5, 0.5]
     """
 
-    def __init__(self, C: float = DEFAULT_C, prior_strength: float = 1.0, balanced: bool = True, max_iter: int = 100) -> None:
+    def __init__(self, C: float = DEFAULT_C, prior_strength: float = 1.0, balanced: bool = True, max_iter: int = 100,
+                 warm_start: bool = False) -> None:
         self.C = C
         self.prior_strength = prior_strength
         self.balanced = balanced
         self.max_iter = max_iter
+        self.warm_start = warm_start
 
     def fit(self, X, y: np.ndarray, prior_logit: np.ndarray | None = None) -> PriorRanker:
         """Fit on the screened records: ``X`` (their rows), ``y`` (1 relevant, 0 not), their prior logits."""
         X = sp.csr_matrix(X, dtype=np.float64) if sp.issparse(X) else np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=float).ravel()
         n, d = X.shape
+        previous = None
+        if self.warm_start and getattr(self, "n_features_in_", None) == d:  # start from the last fit (simulations)
+            previous = np.concatenate([self.coef_, [self.prior_coef_, self.intercept_]])
         offset = np.zeros(n) if prior_logit is None else np.asarray(prior_logit, dtype=float).ravel()
         has_prior = prior_logit is not None
         self.n_features_in_ = d
@@ -127,13 +132,17 @@ class PriorRanker(BaseEstimator):
             out[d + 1] = direction.sum() + strength * vector[d + 1]
             return out
 
-        start = np.zeros(d + 2)
-        start[d] = 1.0
+        if previous is not None:
+            start = previous
+        else:
+            start = np.zeros(d + 2)
+            start[d] = 1.0
         # The vectors are as long as the vocabulary but the work per step is small: BLAS threads only add
-        # overhead (and stall on a busy machine), so the fit runs on one thread.
+        # overhead (and stall on a busy machine), so the fit runs on one thread. A gradient norm of 1e-4
+        # leaves no ranking changed in simulations (tighter tolerances cost a third more time).
         with threadpool_limits(1):
             result = minimize(objective, start, jac=True, hessp=hessian_times, method="trust-ncg",
-                              options={"maxiter": self.max_iter, "gtol": 1e-6})
+                              options={"maxiter": self.max_iter, "gtol": 1e-4})
         self.coef_ = result.x[:d]
         self.prior_coef_ = float(result.x[d]) if has_prior else 1.0
         self.intercept_ = float(result.x[d + 1])

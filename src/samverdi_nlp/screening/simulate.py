@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
 
 from samverdi_nlp.errors import ScreeningError
 from samverdi_nlp.screening.queries import get_query_strategy
@@ -172,7 +173,8 @@ def replay(
         raise ScreeningError("refit_every must be 1 or more")
     strategy = get_query_strategy(query, seed=seed)
     tie_breaker = get_query_strategy("random", seed=seed)
-    ranker = ranker if ranker is not None else PriorRanker()
+    # each refit starts from the last one: one more decision moves the optimum only a little
+    ranker = clone(ranker).set_params(warm_start=True) if ranker is not None else PriorRanker(warm_start=True)
     prior_logit = None if prior is None else logit(np.asarray(prior, dtype=float))
     labelled = np.zeros(n, dtype=bool)
     order: list[int] = []

@@ -60,8 +60,8 @@ CREATE TABLE records (
     prior REAL,
     imported_at TEXT NOT NULL
 );
-CREATE INDEX records_doi ON records(doi) WHERE doi != '';
-CREATE INDEX records_title_key ON records(title_key) WHERE title_key != '';
+CREATE INDEX records_doi ON records(doi);
+CREATE INDEX records_title_key ON records(title_key);
 CREATE TABLE duplicates (
     id INTEGER PRIMARY KEY,
     record INTEGER NOT NULL REFERENCES records(id),
