@@ -36,7 +36,7 @@ import pandas as pd
 
 from samverdi_nlp.codebook import Codebook
 from samverdi_nlp.errors import AnnotationError, SamverdiError
-from samverdi_nlp.io_utils import atomic_output_path, atomic_write, decode_text, xlsx_row
+from samverdi_nlp.io_utils import decode_text, write_rows
 
 META_COLUMNS = ("segment_id", "doc_id", "coder", "lang", "source_kind", "title", "text", "note")
 SOURCE_KINDS = ("abstract", "plan", "report", "other")
@@ -438,23 +438,5 @@ def write_annotations(frame: pd.DataFrame, path: str | Path, codebook: Codebook,
     if suffix not in TABLE_SUFFIXES:
         raise AnnotationError(f"cannot write {suffix or '(no suffix)'}; choose one of {', '.join(TABLE_SUFFIXES)}", path=p)
     columns, records = to_records(frame, codebook, as_lists=suffix == ".jsonl")
-    if suffix == ".jsonl":
-        with atomic_write(p, overwrite=overwrite) as fh:
-            for rec in records:
-                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
-    elif suffix == ".xlsx":
-        import openpyxl
-
-        with atomic_output_path(p, overwrite=overwrite) as tmp:
-            book = openpyxl.Workbook(write_only=True)
-            sheet = book.create_sheet("annotations")
-            sheet.append(columns)
-            for rec in records:
-                sheet.append(xlsx_row(sheet, [rec[c] for c in columns]))
-            book.save(tmp)
-    else:
-        with atomic_write(p, overwrite=overwrite) as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns, delimiter="\t" if suffix == ".tsv" else ",", lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(records)
+    write_rows(p, columns, records, overwrite=overwrite, sheet_name="annotations")
     return p

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import csv
+import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -152,3 +154,45 @@ def xlsx_row(sheet, values: list) -> list:
             cell.data_type = "s"
         cells.append(cell)
     return cells
+
+
+ROW_SUFFIXES = (".csv", ".tsv", ".jsonl", ".xlsx")
+
+
+def write_rows(path: str | Path, columns: list[str], rows: Iterable[dict], *, overwrite: bool = False,
+               sheet_name: str = "data") -> int:
+    """Stream rows (dicts) to ``.csv``, ``.tsv``, ``.jsonl`` or ``.xlsx``, atomically; return how many.
+
+    JSONL keeps values as they are (lists stay lists); the other formats expect
+    cells already flattened to strings or numbers.
+    """
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix not in ROW_SUFFIXES:
+        raise OutputError(f"cannot write {suffix or '(no suffix)'} files; choose one of {', '.join(ROW_SUFFIXES)}", path=target)
+    count = 0
+    if suffix == ".jsonl":
+        with atomic_write(target, overwrite=overwrite) as fh:
+            for row in rows:
+                fh.write(json.dumps({c: row.get(c) for c in columns}, ensure_ascii=False) + "\n")
+                count += 1
+    elif suffix == ".xlsx":
+        import openpyxl  # only Excel users pay for it
+
+        with atomic_output_path(target, overwrite=overwrite) as tmp:
+            book = openpyxl.Workbook(write_only=True)
+            sheet = book.create_sheet(sheet_name)
+            sheet.append(xlsx_row(sheet, list(columns)))
+            for row in rows:
+                sheet.append(xlsx_row(sheet, [row.get(c) for c in columns]))
+                count += 1
+            book.save(tmp)
+    else:
+        with atomic_write(target, overwrite=overwrite) as fh:
+            writer = csv.DictWriter(fh, fieldnames=columns, delimiter="\t" if suffix == ".tsv" else ",",
+                                    lineterminator="\n", extrasaction="ignore")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow(row)
+                count += 1
+    return count

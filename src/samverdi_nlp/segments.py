@@ -26,9 +26,7 @@ the raw material of the segment, before lines were rejoined.
 from __future__ import annotations
 
 import bisect
-import csv
 import itertools
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
@@ -553,7 +551,7 @@ def write_segments(segments: Iterable[Segment], path: str | Path, *, overwrite: 
     refused unless ``overwrite`` (it may hold a coder's work).
     """
     from samverdi_nlp.errors import OutputError
-    from samverdi_nlp.io_utils import atomic_output_path, atomic_write
+    from samverdi_nlp.io_utils import write_rows
 
     target = Path(path)
     suffix = target.suffix.lower()
@@ -564,32 +562,13 @@ def write_segments(segments: Iterable[Segment], path: str | Path, *, overwrite: 
     if first is None:
         return 0
     stream = itertools.chain([first], stream)
-    count = 0
-    if suffix == ".jsonl":
-        with atomic_write(target, overwrite=overwrite) as handle:
-            for segment in stream:
-                handle.write(json.dumps(_flat(segment, as_list=True), ensure_ascii=False) + "\n")
-                count += 1
-    elif suffix == ".csv":
-        with atomic_write(target, overwrite=overwrite) as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(SEGMENT_COLUMNS), lineterminator="\n")
-            writer.writeheader()
-            for segment in stream:
-                writer.writerow(_flat(segment, as_list=False))
-                count += 1
-    else:
-        import openpyxl
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
-        with atomic_output_path(target, overwrite=overwrite) as tmp:
-            book = openpyxl.Workbook(write_only=True)
-            sheet = book.create_sheet("segments")
-            sheet.append(list(SEGMENT_COLUMNS))
-            for segment in stream:
-                row = _flat(segment, as_list=False)
-                if len(segment.text) > XLSX_CELL_LIMIT:
-                    raise OutputError(f"segment {segment.segment_id} is longer than an Excel cell holds ({XLSX_CELL_LIMIT:,} characters); write .csv or .jsonl instead", path=target)
-                sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row.values()])
-                count += 1
-            book.save(tmp)
+    def rows() -> Iterator[dict]:
+        for segment in stream:
+            if suffix == ".xlsx" and len(segment.text) > XLSX_CELL_LIMIT:
+                raise OutputError(f"segment {segment.segment_id} is longer than an Excel cell holds ({XLSX_CELL_LIMIT:,} characters); "
+                                  "write .csv or .jsonl instead", path=target)
+            yield _flat(segment, as_list=suffix == ".jsonl")
+
+    count = write_rows(target, list(SEGMENT_COLUMNS), rows(), overwrite=overwrite, sheet_name="segments")
     return count

@@ -20,7 +20,7 @@ import pandas as pd
 
 from samverdi_nlp.codebook import Codebook
 from samverdi_nlp.errors import OutputError
-from samverdi_nlp.io_utils import atomic_output_path, atomic_write
+from samverdi_nlp.io_utils import write_rows
 
 NAMES = {
     "percent_agreement": "agreement",
@@ -396,33 +396,5 @@ def write_disagreements(frame: pd.DataFrame, path: str | Path, *, overwrite: boo
         raise OutputError(f"cannot write {suffix or '(no suffix)'}; choose one of {', '.join(DISAGREEMENT_SUFFIXES)}", path=target)
     columns = list(frame.columns)
     records = [{c: _side_by_side(v, as_list=suffix == ".jsonl") for c, v in row.items()} for row in frame.to_dict(orient="records")]
-    if suffix == ".jsonl":
-        with atomic_write(target, overwrite=overwrite) as fh:
-            for record in records:
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-    elif suffix == ".xlsx":
-        import openpyxl  # only Excel users pay for it
-        from openpyxl.cell import WriteOnlyCell
-
-        with atomic_output_path(target, overwrite=overwrite) as tmp:
-            book = openpyxl.Workbook(write_only=True)
-            sheet = book.create_sheet("disagreements")
-
-            def cell(value: Any) -> Any:
-                # openpyxl stores a string starting with "=" as a formula: the text would come back empty.
-                if not (isinstance(value, str) and value.startswith("=")):
-                    return value
-                literal = WriteOnlyCell(sheet, value=value)
-                literal.data_type = "s"
-                return literal
-
-            sheet.append([cell(c) for c in columns])
-            for record in records:
-                sheet.append([cell(record[c]) for c in columns])
-            book.save(tmp)
-    else:
-        with atomic_write(target, overwrite=overwrite) as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns, delimiter="\t" if suffix == ".tsv" else ",", lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(records)
+    write_rows(target, columns, records, overwrite=overwrite, sheet_name="disagreements")
     return target
