@@ -22,7 +22,6 @@ import functools
 import hashlib
 import json
 import platform
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -40,12 +39,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from samverdi_nlp.codebook import Codebook, load_codebook
 from samverdi_nlp.errors import ModelError
-from samverdi_nlp.features import BACKENDS, make_backend, tokenize
+from samverdi_nlp.features import BACKENDS, TOKEN, make_backend, normalise_for_features, tokenize
 
 MODEL_FORMAT = "samverdi-model"
 FORMAT_VERSION = 1
 MODEL_FILES = ("features.json", "weights.npz", "codebook.toml")
 ADJUDICATED_CODERS = ("adjudicated", "gold", "final")
+EVIDENCE_FEATURES = 60  # features per label traced back to words for evidence
 Progress = Callable[[str], None]
 
 
@@ -274,9 +274,13 @@ class CodingModel(BaseEstimator):
             p = p / np.clip(p.sum(axis=1, keepdims=True), 1e-12, None)
         return p
 
-    def predict_proba(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """Calibrated probabilities per dimension: arrays of shape (n_texts, n_labels)."""
-        X = self._features(texts)
+    def predict_proba(self, texts: Sequence[str], features: Any = None) -> dict[str, np.ndarray]:
+        """Calibrated probabilities per dimension: arrays of shape (n_texts, n_labels).
+
+        ``features`` (from ``features_.transform(texts)``) saves transforming twice
+        when the caller also wants evidence.
+        """
+        X = self._features(texts) if features is None else features
         return {dim.id: self._proba(X, dim.id) for dim in self.codebook_.dimensions}
 
     def decide(self, proba: dict[str, np.ndarray], threshold: float | None = None) -> dict[str, list[Any]]:
@@ -328,7 +332,8 @@ class CodingModel(BaseEstimator):
         """
         return self._evidence_rows([text], [[(dimension, label)]], k, with_scores=True)[0].get(dimension, {}).get(label, [])
 
-    def evidence_batch(self, texts: Sequence[str], codes: dict[str, list[Any]], k: int = 5) -> list[dict[str, dict[str, list[str]]]]:
+    def evidence_batch(self, texts: Sequence[str], codes: dict[str, list[Any]], k: int = 5,
+                       features: Any = None) -> list[dict[str, dict[str, list[str]]]]:
         """For each text, ``{dimension: {label: [words...]}}`` for the labels suggested in ``codes``."""
         wanted = []
         for i in range(len(texts)):
@@ -337,9 +342,10 @@ class CodingModel(BaseEstimator):
                 value = codes[dim.id][i]
                 pairs += [(dim.id, lab) for lab in (value if dim.multi_label else (value,))]
             wanted.append(pairs)
-        return self._evidence_rows(texts, wanted, k, with_scores=False)
+        return self._evidence_rows(texts, wanted, k, with_scores=False, features=features)
 
-    def _evidence_rows(self, texts: Sequence[str], wanted: list[list[tuple[str, str]]], k: int, *, with_scores: bool) -> list[dict[str, Any]]:
+    def _evidence_rows(self, texts: Sequence[str], wanted: list[list[tuple[str, str]]], k: int, *, with_scores: bool,
+                       features: Any = None) -> list[dict[str, Any]]:
         tfidf = getattr(self.features_, "tfidf", self.features_)
         if not hasattr(tfidf, "word_"):
             return [{} for _ in texts]
@@ -347,18 +353,17 @@ class CodingModel(BaseEstimator):
             self._names = (list(tfidf.word_.get_feature_names_out()), list(tfidf.char_.get_feature_names_out()))
         word_names, char_names = self._names
         n_word = len(word_names)
-        X = tfidf.transform(list(texts)).tocsr()
+        if features is None:
+            X = tfidf.transform(list(texts)).tocsr()
+        else:  # the TF-IDF columns come first in every backend that has them
+            X = features.tocsr()[:, : n_word + len(char_names)]
         out = []
+        stop = _evidence_stop_words()
         for i, text in enumerate(texts):
             cols, vals = X.indices[X.indptr[i]:X.indptr[i + 1]], X.data[X.indptr[i]:X.indptr[i + 1]]
-            tokens = set(tokenize(text))
-            owners: list[list[str]] = []
-            for col in cols:
-                if col < n_word:
-                    owners.append(word_names[col].split(" "))
-                else:
-                    gram = char_names[col - n_word].strip()
-                    owners.append([t for t in tokens if gram in t])
+            tokens = [t for t in set(tokenize(text)) if len(t) > 2 and t not in stop]
+            owners: dict[int, list[str]] = {}  # feature position → the evidence words it belongs to (lazily)
+
             surface = _surface_forms(text)
             result: dict[str, dict[str, Any]] = {}
             for dim_id, label in wanted[i]:
@@ -366,12 +371,17 @@ class CodingModel(BaseEstimator):
                 head = self.heads_[dim_id]
                 contrib = vals * head["W"][j, cols] * head["a"][j]
                 scores: dict[str, float] = {}
-                for value, who in zip(contrib, owners):
-                    if value > 0 and who:
-                        share = float(value) / len(who)
-                        for t in who:
-                            scores[t] = scores.get(t, 0.0) + share
-                best = sorted(((s, t) for t, s in scores.items() if len(t) > 2 and t not in _evidence_stop_words()), reverse=True)[:k]
+                # the strongest features carry the ranking; the long tail of tiny ones is not worth the time
+                for pos in np.argsort(-contrib)[:EVIDENCE_FEATURES]:
+                    value = float(contrib[pos])
+                    if value <= 0:
+                        break
+                    who = owners.get(pos)
+                    if who is None:
+                        who = owners[pos] = _feature_words(int(cols[pos]), n_word, word_names, char_names, tokens)
+                    for t in who:
+                        scores[t] = scores.get(t, 0.0) + value / len(who)
+                best = sorted(((s, t) for t, s in scores.items()), reverse=True)[:k]
                 words = [(surface.get(t, t), round(s, 4)) for s, t in best]
                 result.setdefault(dim_id, {})[label] = words if with_scores else [w for w, _ in words]
             out.append(result)
@@ -420,6 +430,14 @@ class CodingModel(BaseEstimator):
         return out
 
 
+def _feature_words(col: int, n_word: int, word_names: list[str], char_names: list[str], tokens: list[str]) -> list[str]:
+    """The words of a segment a feature belongs to: a word n-gram's own words, a character n-gram's containing words."""
+    if col < n_word:
+        return [t for t in word_names[col].split(" ") if t in tokens]
+    gram = char_names[col - n_word].strip()
+    return [t for t in tokens if gram in t]
+
+
 @functools.lru_cache(maxsize=1)
 def _evidence_stop_words() -> frozenset[str]:
     """Function words of every supported language: never shown as evidence (they carry no meaning for a coder)."""
@@ -431,8 +449,8 @@ def _evidence_stop_words() -> frozenset[str]:
 def _surface_forms(text: str) -> dict[str, str]:
     """Normalised token → how it is written in the text (first occurrence)."""
     out: dict[str, str] = {}
-    for match in re.finditer(r"(?u)\b\w[\w-]*\w\b|\b\w\b", text):
-        out.setdefault(tokenize(match.group())[0] if tokenize(match.group()) else match.group(), match.group())
+    for match in TOKEN.finditer(text):  # the tokenizer's own pattern, so keys match its tokens
+        out.setdefault(normalise_for_features(match.group()), match.group())
     return out
 
 

@@ -33,10 +33,11 @@ def suggest_batch(model: CodingModel, segments: Sequence[Segment], *, threshold:
                   evidence_k: int = 5) -> list[dict[str, Any]]:
     """Suggestions for one batch of segments (see the module docstring for the record shape)."""
     texts = [segment_text(s.title, s.text) for s in segments]
-    proba = model.predict_proba(texts)
+    features = model.features_.transform(texts)
+    proba = model.predict_proba(texts, features=features)
     codes = model.decide(proba, threshold)
     review = model.needs_review(proba, texts, [s.lang for s in segments])
-    evidence = model.evidence_batch(texts, codes, k=evidence_k)
+    evidence = model.evidence_batch(texts, codes, k=evidence_k, features=features)
     records = []
     for i, seg in enumerate(segments):
         rec: dict[str, Any] = {key: getattr(seg, key) for key in PROVENANCE}
