@@ -528,6 +528,7 @@ def suggest_cli(
     password: Annotated[str | None, typer.Option(help="Password for encrypted PDFs.")] = None,
     codebook: CodebookOption = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes for coding.")] = 1,
+    evidence: Annotated[int, typer.Option("--evidence", min=0, help="Evidence words per suggested label (0 = none, faster).")] = 5,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output file.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -549,7 +550,8 @@ def suggest_cli(
     try:
         segments = iter_segments(inputs, unit=unit.value, password=password, on_error=lambda err: failures.append(str(err)),
                                  on_warning=lambda w: typer.echo(f"warning: {w}", err=True))
-        for record in iter_suggestions(fitted, segments, threshold=threshold, n_jobs=jobs, on_batch=bar.update):
+        for record in iter_suggestions(fitted, segments, threshold=threshold, n_jobs=jobs, evidence_k=evidence,
+                                       on_batch=bar.update):
             writer.write([record])
     except BaseException:
         writer.abort()

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
@@ -45,7 +46,6 @@ MODEL_FORMAT = "samverdi-model"
 FORMAT_VERSION = 1
 MODEL_FILES = ("features.json", "weights.npz", "codebook.toml")
 ADJUDICATED_CODERS = ("adjudicated", "gold", "final")
-EVIDENCE_FEATURES = 60  # features per label traced back to words for evidence
 Progress = Callable[[str], None]
 
 
@@ -349,41 +349,27 @@ class CodingModel(BaseEstimator):
         tfidf = getattr(self.features_, "tfidf", self.features_)
         if not hasattr(tfidf, "word_"):
             return [{} for _ in texts]
-        if not hasattr(self, "_names"):
-            self._names = (list(tfidf.word_.get_feature_names_out()), list(tfidf.char_.get_feature_names_out()))
-        word_names, char_names = self._names
-        n_word = len(word_names)
+        word_vocab, char_vocab = tfidf.word_.vocabulary_, tfidf.char_.vocabulary_
+        n_word = len(word_vocab)
         if features is None:
             X = tfidf.transform(list(texts)).tocsr()
         else:  # the TF-IDF columns come first in every backend that has them
-            X = features.tocsr()[:, : n_word + len(char_names)]
+            X = features.tocsr()[:, : n_word + len(char_vocab)]
         out = []
-        stop = _evidence_stop_words()
         for i, text in enumerate(texts):
             cols, vals = X.indices[X.indptr[i]:X.indptr[i + 1]], X.data[X.indptr[i]:X.indptr[i + 1]]
-            tokens = [t for t in set(tokenize(text)) if len(t) > 2 and t not in stop]
-            owners: dict[int, list[str]] = {}  # feature position → the evidence words it belongs to (lazily)
-
-            surface = _surface_forms(text)
+            words, credit = _feature_credit(text, cols, tfidf, word_vocab)
+            labels = [(dim_id, label, self.codebook_.dimension(dim_id).label_ids.index(label)) for dim_id, label in wanted[i]]
             result: dict[str, dict[str, Any]] = {}
-            for dim_id, label in wanted[i]:
-                j = self.codebook_.dimension(dim_id).label_ids.index(label)
-                head = self.heads_[dim_id]
-                contrib = vals * head["W"][j, cols] * head["a"][j]
-                scores: dict[str, float] = {}
-                # the strongest features carry the ranking; the long tail of tiny ones is not worth the time
-                for pos in np.argsort(-contrib)[:EVIDENCE_FEATURES]:
-                    value = float(contrib[pos])
-                    if value <= 0:
-                        break
-                    who = owners.get(pos)
-                    if who is None:
-                        who = owners[pos] = _feature_words(int(cols[pos]), n_word, word_names, char_names, tokens)
-                    for t in who:
-                        scores[t] = scores.get(t, 0.0) + value / len(who)
-                best = sorted(((s, t) for t, s in scores.items()), reverse=True)[:k]
-                words = [(surface.get(t, t), round(s, 4)) for s, t in best]
-                result.setdefault(dim_id, {})[label] = words if with_scores else [w for w, _ in words]
+            if labels:
+                # x·w of every feature of the segment, for every wanted label; only what raised the score counts
+                contrib = np.vstack([vals * self.heads_[d]["W"][j, cols] * self.heads_[d]["a"][j] for d, _, j in labels])
+                scores = np.asarray((credit.T @ np.clip(contrib, 0, None).T).T) if words else np.zeros((len(labels), 0))
+                surface = _surface_forms(text)
+                for (dim_id, label, _), row in zip(labels, scores):
+                    best = [int(t) for t in np.argsort(-row, kind="stable")[:k] if row[t] > 0]
+                    found = [(surface.get(words[t], words[t]), round(float(row[t]), 4)) for t in best]
+                    result.setdefault(dim_id, {})[label] = found if with_scores else [w for w, _ in found]
             out.append(result)
         return out
 
@@ -430,12 +416,54 @@ class CodingModel(BaseEstimator):
         return out
 
 
-def _feature_words(col: int, n_word: int, word_names: list[str], char_names: list[str], tokens: list[str]) -> list[str]:
-    """The words of a segment a feature belongs to: a word n-gram's own words, a character n-gram's containing words."""
-    if col < n_word:
-        return [t for t in word_names[col].split(" ") if t in tokens]
-    gram = char_names[col - n_word].strip()
-    return [t for t in tokens if gram in t]
+_CHAR_COLUMNS: dict[tuple[int, str], tuple[int, ...]] = {}
+
+
+def _char_columns(word: str, tfidf: Any) -> tuple[int, ...]:
+    """Character n-gram columns of `` word `` in a vectorizer's vocabulary (cached: words repeat across segments)."""
+    key = (id(tfidf.char_.vocabulary_), word)
+    found = _CHAR_COLUMNS.get(key)
+    if found is None:
+        if len(_CHAR_COLUMNS) > 500_000:  # bound the cache
+            _CHAR_COLUMNS.clear()
+        vocab, padded = tfidf.char_.vocabulary_, f" {word} "
+        low, high = tfidf.char_ngrams
+        grams = {padded[s : s + n] for n in range(low, high + 1) for s in range(len(padded) - n + 1)}
+        found = _CHAR_COLUMNS[key] = tuple(vocab[g] for g in grams if g in vocab)
+    return found
+
+
+def _feature_credit(text: str, cols: np.ndarray, tfidf: Any, word_vocab: dict[str, int]) -> tuple[list[str], sp.csr_matrix]:
+    """The segment's evidence words and a (features × words) matrix sharing each feature out over its words.
+
+    A word n-gram belongs to its own words; a character n-gram to every word
+    of the segment that contains it (as the vectorizer pads words: " word ").
+    Function words and words under three letters are never evidence.
+    """
+    stop = _evidence_stop_words()
+    sequence = tokenize(text)
+    words = sorted({t for t in sequence if len(t) > 2 and t not in stop})
+    index = {t: n for n, t in enumerate(words)}
+    position = {int(c): p for p, c in enumerate(cols)}
+    n_word = len(word_vocab)
+    pairs: set[tuple[int, int]] = set()
+    low, high = tfidf.word_ngrams
+    for n in range(low, high + 1):
+        for start in range(len(sequence) - n + 1):
+            gram = sequence[start : start + n]
+            p = position.get(word_vocab.get(" ".join(gram), -1))
+            if p is not None:
+                pairs.update((p, index[t]) for t in gram if t in index)
+    for word, w in index.items():
+        for c in _char_columns(word, tfidf):
+            p = position.get(n_word + c)
+            if p is not None:
+                pairs.add((p, w))
+    if not pairs:
+        return words, sp.csr_matrix((len(cols), len(words)))
+    rows, owners = np.array(sorted(pairs)).T
+    share = 1.0 / np.bincount(rows, minlength=len(cols))[rows]
+    return words, sp.csr_matrix((share, (rows, owners)), shape=(len(cols), len(words)))
 
 
 @functools.lru_cache(maxsize=1)

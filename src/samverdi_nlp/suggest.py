@@ -37,7 +37,7 @@ def suggest_batch(model: CodingModel, segments: Sequence[Segment], *, threshold:
     proba = model.predict_proba(texts, features=features)
     codes = model.decide(proba, threshold)
     review = model.needs_review(proba, texts, [s.lang for s in segments])
-    evidence = model.evidence_batch(texts, codes, k=evidence_k, features=features)
+    evidence = model.evidence_batch(texts, codes, k=evidence_k, features=features) if evidence_k else [{} for _ in texts]
     records = []
     for i, seg in enumerate(segments):
         rec: dict[str, Any] = {key: getattr(seg, key) for key in PROVENANCE}
