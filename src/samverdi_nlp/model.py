@@ -416,10 +416,10 @@ class CodingModel(BaseEstimator):
         return out
 
 
-_CHAR_COLUMNS: dict[tuple[int, str], tuple[int, ...]] = {}
+_CHAR_COLUMNS: dict[tuple[int, str], np.ndarray] = {}
 
 
-def _char_columns(word: str, tfidf: Any) -> tuple[int, ...]:
+def _char_columns(word: str, tfidf: Any) -> np.ndarray:
     """Character n-gram columns of `` word `` in a vectorizer's vocabulary (cached: words repeat across segments)."""
     key = (id(tfidf.char_.vocabulary_), word)
     found = _CHAR_COLUMNS.get(key)
@@ -429,7 +429,7 @@ def _char_columns(word: str, tfidf: Any) -> tuple[int, ...]:
         vocab, padded = tfidf.char_.vocabulary_, f" {word} "
         low, high = tfidf.char_ngrams
         grams = {padded[s : s + n] for n in range(low, high + 1) for s in range(len(padded) - n + 1)}
-        found = _CHAR_COLUMNS[key] = tuple(vocab[g] for g in grams if g in vocab)
+        found = _CHAR_COLUMNS[key] = np.array(sorted(vocab[g] for g in grams if g in vocab), dtype=np.int64)
     return found
 
 
@@ -444,26 +444,35 @@ def _feature_credit(text: str, cols: np.ndarray, tfidf: Any, word_vocab: dict[st
     sequence = tokenize(text)
     words = sorted({t for t in sequence if len(t) > 2 and t not in stop})
     index = {t: n for n, t in enumerate(words)}
-    position = {int(c): p for p, c in enumerate(cols)}
     n_word = len(word_vocab)
-    pairs: set[tuple[int, int]] = set()
+    position = {int(c): p for p, c in enumerate(cols) if c < n_word}
+    rows: list[int] = []
+    owners: list[int] = []
     low, high = tfidf.word_ngrams
     for n in range(low, high + 1):
         for start in range(len(sequence) - n + 1):
             gram = sequence[start : start + n]
             p = position.get(word_vocab.get(" ".join(gram), -1))
             if p is not None:
-                pairs.update((p, index[t]) for t in gram if t in index)
-    for word, w in index.items():
-        for c in _char_columns(word, tfidf):
-            p = position.get(n_word + c)
-            if p is not None:
-                pairs.add((p, w))
-    if not pairs:
+                for t in gram:
+                    if t in index:
+                        rows.append(p)
+                        owners.append(index[t])
+    if words:  # character n-grams, vectorised: each word's cached columns looked up among the segment's columns
+        char_cols = [_char_columns(word, tfidf) + n_word for word in words]
+        wanted = np.concatenate(char_cols)
+        word_of = np.repeat(np.arange(len(words)), [len(c) for c in char_cols])
+        order = np.argsort(cols, kind="stable")
+        found = np.clip(np.searchsorted(cols[order], wanted), 0, len(cols) - 1) if len(cols) else np.zeros(0, dtype=int)
+        hit = cols[order][found] == wanted if len(cols) else np.zeros(0, dtype=bool)
+        rows.extend(order[found[hit]].tolist())
+        owners.extend(word_of[hit].tolist())
+    if not rows:
         return words, sp.csr_matrix((len(cols), len(words)))
-    rows, owners = np.array(sorted(pairs)).T
-    share = 1.0 / np.bincount(rows, minlength=len(cols))[rows]
-    return words, sp.csr_matrix((share, (rows, owners)), shape=(len(cols), len(words)))
+    pairs = np.unique(np.array(rows, dtype=np.int64) * max(len(words), 1) + np.array(owners, dtype=np.int64))
+    rows_u, owners_u = np.divmod(pairs, max(len(words), 1))
+    share = 1.0 / np.bincount(rows_u, minlength=len(cols))[rows_u]
+    return words, sp.csr_matrix((share, (rows_u, owners_u)), shape=(len(cols), len(words)))
 
 
 @functools.lru_cache(maxsize=1)
