@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +126,3 @@ def suggest(
     else:
         segments = text_segments([str(x) for x in items])
     return suggestions_frame(iter_suggestions(fitted, segments, threshold=threshold), fitted)
-
-
-def segment_record(seg: Segment) -> dict[str, Any]:
-    """A segment as a plain dict (used by writers that only need provenance)."""
-    return asdict(seg)
