@@ -223,10 +223,6 @@ s.style.display=ok?'':'none';});}
 """
 
 
-def _colour(codebook: Codebook, dim_index: int) -> str:
-    return _PALETTE[dim_index % len(_PALETTE)]
-
-
 def _highlight(text: str, words: Iterable[str]) -> str:
     """Escape ``text`` and wrap whole-word occurrences of ``words`` in <mark>."""
     import re
@@ -268,7 +264,7 @@ class HtmlWriter(_Writer):
         self.body = os.fdopen(fd, "w", encoding="utf-8")
         self.docs: dict[str, dict[str, Any]] = {}
         self.current_doc: str | None = None
-        self.colours = {dim.id: _colour(codebook, i) for i, dim in enumerate(codebook.dimensions)}
+        self.colours = {dim.id: _PALETTE[i % len(_PALETTE)] for i, dim in enumerate(codebook.dimensions)}
 
     def _open_doc(self, rec: dict[str, Any]) -> None:
         if self.current_doc is not None:
